@@ -1,0 +1,74 @@
+"""`set isr ...` / `show isr ...`: settings for targets that are not QEMU."""
+
+import gdb
+
+from gdbext.x86 import CpuMode
+
+from .base import SETTINGS
+
+
+class _Prefix(gdb.Command):
+    def __init__(self, name, doc):
+        self.__doc__ = doc
+        super().__init__(name, gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
+
+
+def _parse_optional_int(text, what):
+    text = (text or "").strip()
+    if text in ("", "auto"):
+        return None
+    try:
+        return int(gdb.parse_and_eval(text))
+    except gdb.error as error:
+        raise gdb.GdbError(f"set isr {what}: {error}") from None
+
+
+class _OptionalNumber(gdb.Parameter):
+    """A number, or "auto" to take it from the target."""
+
+    def __init__(self, name, field, set_doc, show_doc, doc):
+        self.field = field
+        self.set_doc, self.show_doc, self.__doc__ = set_doc, show_doc, doc
+        super().__init__(f"isr {name}", gdb.COMMAND_DATA, gdb.PARAM_STRING)
+        self.value = "auto"
+
+    def get_set_string(self):
+        number = _parse_optional_int(self.value, self.name)
+        setattr(SETTINGS, self.field, number)
+        self.value = "auto" if number is None else f"{number:#x}"
+        return ""
+
+    def get_show_string(self, svalue):
+        return f"{self.show_doc} is {svalue}."
+
+
+class _Mode(gdb.Parameter):
+    """CPU mode that decides the gate format: auto (from CR0/EFER), real, protected, long."""
+
+    set_doc = "Set the CPU mode used to decode the IDT."
+    show_doc = "The CPU mode used to decode the IDT"
+
+    def __init__(self):
+        super().__init__("isr mode", gdb.COMMAND_DATA, gdb.PARAM_ENUM,
+                         ["auto", "real", "protected", "long"])
+        self.value = "auto"
+
+    def get_set_string(self):
+        SETTINGS.mode = None if self.value == "auto" else CpuMode.parse(self.value)
+        return ""
+
+    def get_show_string(self, svalue):
+        return f"{self.show_doc} is {svalue}."
+
+
+def register():
+    _Prefix("set isr", "Settings of the isrdbg interrupt-handler debugger.")
+    _Prefix("show isr", "Show settings of the isrdbg interrupt-handler debugger.")
+    _OptionalNumber("idt-base", "idt_base", "Set the IDT base address (auto: from QEMU).",
+                    "The IDT base address",
+                    "IDT base address for targets without a QEMU monitor, or `auto` "
+                    "to read IDTR from QEMU.")
+    _OptionalNumber("idt-limit", "idt_limit", "Set the IDT limit (auto: from QEMU or 256 gates).",
+                    "The IDT limit",
+                    "IDT limit in bytes minus one, or `auto`.")
+    _Mode()

@@ -1,0 +1,1 @@
+"""Clients outside GDB: launching QEMU and GDB, the REPL, scenario runs."""

@@ -1,0 +1,197 @@
+"""The `isrdbg` console script."""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import List, Optional
+
+from .. import __version__, source_root
+from ..errors import IsrError, UsageError
+from . import processes
+from .elf import ARCHES, read_elf
+from .gdb_launch import gdb_argv, gdb_environment, setup_commands
+from .qemu import Qemu, QemuConfig
+
+DEFAULT_BATCH_TIMEOUT = 120.0
+
+
+def _targets_dir() -> Path:
+    root = source_root()
+    if root is None:
+        raise UsageError("the bundled test kernels live in the source checkout; run isrdbg "
+                         "from a clone of the repository (pip install -e .)")
+    return root / "qemu_targets"
+
+
+def bundled_kernel(arch: str) -> Path:
+    return _targets_dir() / "build" / arch / "kernel.elf"
+
+
+def build_targets(quiet: bool = False) -> None:
+    """Build the test kernels with the project's own Makefile."""
+    if shutil.which("make") is None:
+        raise IsrError("make not found (install make, or run ./run setup)")
+    jobs = str(os.cpu_count() or 1)
+    result = subprocess.run(["make", "-s", "-C", str(_targets_dir()), f"-j{jobs}"],
+                            stdout=subprocess.DEVNULL if quiet else None)
+    if result.returncode != 0:
+        raise IsrError(f"building the test kernels failed (make exit {result.returncode})")
+
+
+@contextmanager
+def _sigint_for_child_only():
+    """While GDB owns the terminal, Ctrl-C interrupts the target, not us."""
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _parse_attach(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--attach wants HOST:PORT, got {text!r}")
+    return f"{host or 'localhost'}:{port}"
+
+
+def run_gdb(kernel: Optional[Path], append: str = "", ex: List[str] = (), batch: bool = False,
+            attach: Optional[str] = None, arch_name: Optional[str] = None,
+            qemu_args: List[str] = (), smp: int = 1, serial: Optional[Path] = None,
+            timeout: Optional[float] = None, keep: bool = False) -> int:
+    """Start QEMU (unless attaching) and GDB with isrdbg loaded; GDB's exit status."""
+    if kernel is None and attach is None:
+        raise UsageError("give a KERNEL, or --attach HOST:PORT")
+    if kernel is not None and not Path(kernel).is_file():
+        raise UsageError(f"kernel not found: {kernel}")
+    arch = ARCHES[arch_name] if arch_name else read_elf(kernel).arch if kernel else ARCHES["x86_64"]
+    workdir = Path(tempfile.mkdtemp(prefix="isrdbg-"))
+    qemu = gdb = None
+    try:
+        if attach:
+            remote = _parse_attach(attach)
+        else:
+            qemu = Qemu(QemuConfig(Path(kernel), append, serial, smp=smp,
+                                   extra_args=list(qemu_args), arch=arch), workdir).start()
+            remote = str(qemu.socket)
+            if not batch:
+                print(f"isrdbg: {arch.qemu} paused; serial output goes to {qemu.serial}")
+        commands = setup_commands(arch, Path(kernel) if kernel else None, remote)
+        script = None
+        if batch:
+            script = workdir / "commands.gdb"
+            script.write_text("".join(f"{line}\n" for line in ex))
+        else:
+            commands += list(ex)
+        argv = gdb_argv(commands, batch, script)
+        gdb = processes.spawn(argv, env=gdb_environment(), death_signal=signal.SIGTERM)
+        if batch:
+            limit = DEFAULT_BATCH_TIMEOUT if timeout is None else timeout
+            try:
+                return gdb.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                print(f"isrdbg: gave up after {limit:g}s (the target did not stop?)",
+                      file=sys.stderr)
+                return 124
+        with _sigint_for_child_only():
+            return gdb.wait()
+    finally:
+        processes.stop(gdb)
+        if qemu is not None:
+            qemu.stop()
+        if keep:
+            print(f"isrdbg: kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+# The demo session: (title, arch, kernel command line, GDB commands).
+DEMO_STEPS = [
+    ("The IDT of the x86_64 kernel once it is loaded", "x86_64", "scenario=idle",
+     ["break scenario_start", "continue", "isr-idt", "isr-idt #PF 0x80"]),
+    ("The i386 kernel: 8-byte gates and a task gate for #DF", "i386", "scenario=idle",
+     ["break scenario_start", "continue", "isr-idt exceptions"]),
+]
+
+
+def run_demo() -> int:
+    print("isrdbg demo: building the bundled kernels", flush=True)
+    build_targets()
+    status = 0
+    for title, arch, append, commands in DEMO_STEPS:
+        kernel = bundled_kernel(arch)
+        print(f"\n=== {title}\n$ isrdbg gdb {_display_path(kernel)} --append '{append}' "
+              f"--batch -ex ...", flush=True)
+        ex = []
+        for command in commands:
+            ex += [f"echo (gdb) {command}\\n", command]
+        status |= run_gdb(kernel, append, ex, batch=True)
+    return status
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="isrdbg", description=(
+        "Debug x86 interrupt and exception handlers with GDB and QEMU."))
+    parser.add_argument("--version", action="version", version=f"isrdbg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sub.add_parser("build", help="build the bundled test kernels (qemu_targets/)")
+    sub.add_parser("demo", help="build the kernels and show isrdbg at work on them")
+    gdb = sub.add_parser("gdb", help="start QEMU on KERNEL, paused, and GDB with isrdbg loaded",
+                         description="Start QEMU on KERNEL (paused, private gdbstub socket) "
+                                     "and GDB with isrdbg loaded, symbols read and connected.")
+    gdb.add_argument("kernel", nargs="?", type=Path, help="multiboot kernel ELF (with symbols)")
+    gdb.add_argument("--append", default="", metavar="ARGS", help="kernel command line")
+    gdb.add_argument("-ex", dest="ex", action="append", default=[], metavar="CMD",
+                     help="GDB command to run after connecting (repeatable)")
+    gdb.add_argument("--batch", action="store_true",
+                     help="run the -ex commands and exit; non-zero if one failed")
+    gdb.add_argument("--attach", metavar="HOST:PORT",
+                     help="connect to a QEMU you started (-s or -gdb tcp::PORT)")
+    gdb.add_argument("--arch", choices=sorted(ARCHES), help="override the ELF's architecture")
+    gdb.add_argument("--smp", type=int, default=1, help="number of CPUs (default 1)")
+    gdb.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
+                     help="extra QEMU argument (repeatable)")
+    gdb.add_argument("--serial", type=Path, metavar="FILE", help="write COM1 output to FILE")
+    gdb.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help=f"with --batch: give up after SECONDS (default {DEFAULT_BATCH_TIMEOUT:g})")
+    gdb.add_argument("--keep", action="store_true",
+                     help="keep the work directory (serial log, QEMU command line)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    # TERM (CI cancelling, kill) unwinds like Ctrl-C so QEMU and GDB are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        if args.command == "build":
+            build_targets()
+            return 0
+        if args.command == "demo":
+            return run_demo()
+        return run_gdb(args.kernel, args.append, args.ex, args.batch, args.attach, args.arch,
+                       args.qemu_arg, args.smp, args.serial, args.timeout, args.keep)
+    except IsrError as error:
+        print(f"isrdbg: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("isrdbg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

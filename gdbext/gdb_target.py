@@ -1,0 +1,118 @@
+"""The target adapter: the one module that reads the target through GDB's API.
+
+It gives the core what it asks for (memory, registers, the CPU state behind
+IDTR) and turns GDB's failures into one-line ``IsrError``s.
+"""
+
+from typing import Dict, Iterable, Optional
+
+import gdb  # noqa: the adapter is the one core module that may
+
+from .errors import TargetError, TargetMemoryError
+from .qemu_monitor import InfoRegisters, MonitorParseError, parse_info_registers
+from .settings import Settings, resolve_cpu_state
+from .x86 import CpuMode, CpuState
+
+
+def _is_connection_lost(error: gdb.error) -> bool:
+    text = str(error)
+    return "Remote connection closed" in text or "Remote communication error" in text
+
+
+class GdbTarget:
+    """The inferior GDB has selected, seen as the core's Target protocol."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    # -- state checks -------------------------------------------------------------
+    def require_stopped(self) -> None:
+        """Raise ``TargetError`` unless a target is connected and stopped."""
+        inferior = gdb.selected_inferior()
+        thread = gdb.selected_thread()
+        if inferior.connection is None or thread is None or not inferior.is_valid():
+            raise TargetError("no target connected (start one with `isrdbg gdb KERNEL` "
+                              "or `target remote ...`)")
+        if thread.is_running():
+            raise TargetError("the target is running; stop it first (Ctrl-C or `interrupt`)")
+
+    @property
+    def cpu(self) -> int:
+        """Index of the selected CPU: QEMU numbers its gdbstub threads CPU + 1."""
+        thread = gdb.selected_thread()
+        lwp = thread.ptid[1] if thread is not None else 0
+        return lwp - 1 if lwp > 0 else max(thread.num - 1, 0) if thread else 0
+
+    @property
+    def address_bits(self) -> int:
+        name = gdb.selected_inferior().architecture().name()
+        return 64 if "64" in name else 32
+
+    # -- reading ------------------------------------------------------------------
+    def read_memory(self, address: int, size: int) -> bytes:
+        try:
+            return bytes(gdb.selected_inferior().read_memory(address, size))
+        except gdb.MemoryError as error:
+            raise TargetMemoryError(address, size, "not mapped or not readable") from error
+        except gdb.error as error:
+            raise self._target_error(error) from error
+
+    def registers(self, names: Iterable[str]) -> Dict[str, int]:
+        frame = gdb.selected_frame()
+        values = {}
+        for name in names:
+            try:
+                values[name] = int(frame.read_register(name))
+            except ValueError:  # register this architecture does not have
+                continue
+            except gdb.error as error:
+                raise self._target_error(error) from error
+        return values
+
+    def monitor(self, command: str) -> str:
+        try:
+            return gdb.execute(f"monitor {command}", to_string=True)
+        except gdb.error as error:
+            if "not supported" in str(error):
+                raise TargetError("this target has no QEMU monitor") from error
+            raise self._target_error(error) from error
+
+    def info_registers(self) -> InfoRegisters:
+        """QEMU's ``info registers`` for the CPU GDB has selected."""
+        self.monitor(f"cpu {self.cpu}")
+        text = self.monitor("info registers")
+        try:
+            return parse_info_registers(text)
+        except MonitorParseError as error:
+            raise TargetError(f"unexpected QEMU monitor reply: {error}") from error
+
+    def cpu_state(self) -> CpuState:
+        self.require_stopped()
+        if self.settings.overrides_idt:
+            regs = self.registers(["cr0", "efer", "cs"])
+            default = CpuMode.LONG if self.address_bits == 64 else CpuMode.PROTECTED
+            return resolve_cpu_state(self.settings, self.cpu, None, regs.get("cr0"),
+                                     regs.get("efer"), regs.get("cs", 0), default)
+        try:
+            info = self.info_registers()
+        except TargetError as error:
+            raise TargetError(f"cannot read IDTR: {error}; give the table with "
+                              f"`set isr idt-base ADDR` (and `set isr idt-limit N`)") from error
+        return resolve_cpu_state(self.settings, self.cpu, info)
+
+    def symbolize(self, address: int) -> Optional[str]:
+        """``symbol+offset`` for ``address``, from full or minimal symbols."""
+        try:
+            text = gdb.execute(f"info symbol {address:#x}", to_string=True).strip()
+        except gdb.error:
+            return None
+        if text.startswith("No symbol matches"):
+            return None
+        name = text.split(" in section ")[0]
+        return name.replace(" + ", "+") if "+" in name else f"{name}+0"
+
+    @staticmethod
+    def _target_error(error: gdb.error) -> TargetError:
+        if _is_connection_lost(error):
+            return TargetError("lost the connection to the target (did QEMU exit?)")
+        return TargetError(str(error).splitlines()[0] if str(error) else "target error")
