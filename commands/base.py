@@ -70,7 +70,11 @@ class IsrCommand(gdb.Command):
         candidates = list(self.COMPLETE_WORDS)
         if self.COMPLETES_VECTORS:
             candidates += spec_words()
-        return [c for c in candidates if c.startswith(word or "")]
+        # GDB breaks words at '-' and '#', but our words contain them: match the
+        # whole token and hand back only the part GDB will replace.
+        token = text.split(" ")[-1]
+        cut = len(token) - len(word or "")
+        return [c[cut:] for c in candidates if c.startswith(token)]
 
     @staticmethod
     def write(text: str) -> None:

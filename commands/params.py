@@ -13,14 +13,14 @@ class _Prefix(gdb.Command):
         super().__init__(name, gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
 
 
-def _parse_optional_int(text, what):
+def _parse_optional_int(text, command):
     text = (text or "").strip()
     if text in ("", "auto"):
         return None
     try:
         return int(gdb.parse_and_eval(text))
     except gdb.error as error:
-        raise gdb.GdbError(f"set isr {what}: {error}") from None
+        raise gdb.GdbError(f"{command}: {error}") from None
 
 
 class _OptionalNumber(gdb.Parameter):
@@ -28,12 +28,13 @@ class _OptionalNumber(gdb.Parameter):
 
     def __init__(self, name, field, set_doc, show_doc, doc):
         self.field = field
+        self.command = f"set isr {name}"
         self.set_doc, self.show_doc, self.__doc__ = set_doc, show_doc, doc
         super().__init__(f"isr {name}", gdb.COMMAND_DATA, gdb.PARAM_STRING)
         self.value = "auto"
 
     def get_set_string(self):
-        number = _parse_optional_int(self.value, self.name)
+        number = _parse_optional_int(self.value, self.command)
         setattr(SETTINGS, self.field, number)
         self.value = "auto" if number is None else f"{number:#x}"
         return ""

@@ -14,6 +14,10 @@ from .settings import Settings, resolve_cpu_state
 from .x86 import CpuMode, CpuState
 
 
+class NoMonitor(TargetError):
+    """The target is not QEMU: it has no ``monitor info registers``."""
+
+
 def _is_connection_lost(error: gdb.error) -> bool:
     text = str(error)
     return "Remote connection closed" in text or "Remote communication error" in text
@@ -40,8 +44,12 @@ class GdbTarget:
     def cpu(self) -> int:
         """Index of the selected CPU: QEMU numbers its gdbstub threads CPU + 1."""
         thread = gdb.selected_thread()
-        lwp = thread.ptid[1] if thread is not None else 0
-        return lwp - 1 if lwp > 0 else max(thread.num - 1, 0) if thread else 0
+        if thread is None:
+            return 0
+        connection = gdb.selected_inferior().connection
+        if connection is not None and connection.type == "remote" and thread.ptid[1] > 0:
+            return thread.ptid[1] - 1
+        return thread.num - 1
 
     @property
     def address_bits(self) -> int:
@@ -74,7 +82,7 @@ class GdbTarget:
             return gdb.execute(f"monitor {command}", to_string=True)
         except gdb.error as error:
             if "not supported" in str(error):
-                raise TargetError("this target has no QEMU monitor") from error
+                raise NoMonitor("this target has no QEMU monitor") from error
             raise self._target_error(error) from error
 
     def info_registers(self) -> InfoRegisters:
@@ -95,7 +103,7 @@ class GdbTarget:
                                      regs.get("efer"), regs.get("cs", 0), default)
         try:
             info = self.info_registers()
-        except TargetError as error:
+        except NoMonitor as error:
             raise TargetError(f"cannot read IDTR: {error}; give the table with "
                               f"`set isr idt-base ADDR` (and `set isr idt-limit N`)") from error
         return resolve_cpu_state(self.settings, self.cpu, info)

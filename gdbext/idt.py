@@ -128,8 +128,10 @@ def read_idt(target, vectors: Optional[Sequence[int]] = None) -> IdtView:
     """
     cpu = target.cpu_state()
     check_loaded(cpu)
-    wanted = sorted(set(range(NUM_VECTORS) if vectors is None else vectors))
     count = entry_count(cpu.idtr.limit, cpu.mode)
+    # "All" means all the table holds; vectors named explicitly are reported
+    # even when the limit does not cover them.
+    wanted = sorted(set(range(count) if vectors is None else vectors))
     inside = [v for v in wanted if v < count]
     beyond = tuple(v for v in wanted if v >= count)
     gates: List[Gate] = []

@@ -1,0 +1,120 @@
+"""Integration tests: the bundled kernels in real QEMU, driven by real GDB
+through the `isrdbg gdb --batch` launcher.
+
+Every test gets its own TMPDIR, so the launcher's work directory (gdbstub
+socket, serial log) is private to it, and afterwards no process may still
+refer to that directory: a QEMU or GDB left behind fails the test.
+"""
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = ROOT / "qemu_targets"
+KERNELS = {"x86_64": TARGETS / "build" / "x86_64" / "kernel.elf",
+           "i386": TARGETS / "build" / "i386" / "kernel.elf"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "integration" in item.nodeid:
+            item.add_marker(pytest.mark.qemu)
+
+
+@pytest.fixture(scope="session")
+def kernels() -> Dict[str, Path]:
+    """Build the kernels once (a lock keeps parallel workers from racing make)."""
+    with open(ROOT / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["make", "-s", "-C", str(TARGETS)], check=True,
+                       stdout=subprocess.DEVNULL)
+    return KERNELS
+
+
+@dataclass
+class BatchResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def docs(self, kind: str) -> List[dict]:
+        found = []
+        for line in self.stdout.splitlines():
+            if line.startswith('{"schema"'):
+                doc = json.loads(line)
+                if doc["kind"] == kind:
+                    found.append(doc)
+        return found
+
+    def doc(self, kind: str) -> dict:
+        docs = self.docs(kind)
+        assert len(docs) == 1, f"expected one {kind} document:\n{self.stdout}\n{self.stderr}"
+        return docs[0]
+
+    @property
+    def errors(self) -> List[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+
+def isrdbg(*args, timeout=60, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gdbext.client.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def batch(kernel, append, commands, timeout=60, extra=()) -> BatchResult:
+    args = ["gdb", kernel, "--append", append, "--batch", "--timeout", timeout, *extra]
+    for command in commands:
+        args += ["-ex", command]
+    proc = isrdbg(*args, timeout=timeout + 30)
+    return BatchResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def symbols(kernel: Path) -> Dict[str, int]:
+    out = subprocess.run(["nm", str(kernel)], capture_output=True, text=True, check=True).stdout
+    table = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            table[parts[2]] = int(parts[0], 16)
+    return table
+
+
+def processes_referring_to(text: str) -> List[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def private_tmpdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    yield tmp_path
+    deadline = time.monotonic() + 5
+    left = processes_referring_to(str(tmp_path))
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = processes_referring_to(str(tmp_path))
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not left, f"processes outlived the test: {left}"

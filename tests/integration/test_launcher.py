@@ -1,0 +1,120 @@
+"""`isrdbg gdb`: QEMU and GDB started, connected, and always cleaned up."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import ROOT, batch, isrdbg, processes_referring_to
+
+
+def test_batch_connects_with_symbols_and_architecture(kernels):
+    result = batch(kernels["x86_64"], "scenario=idle",
+                   ["show architecture", "break scenario_start", "continue", "info symbol $pc"])
+    assert result.returncode == 0, result.stderr
+    assert 'The target architecture is set to "i386:x86-64".' in result.stdout
+    assert "scenario_start in section .text" in result.stdout
+
+
+def test_i386_kernel_gets_i386_architecture(kernels):
+    result = batch(kernels["i386"], "scenario=idle", ["show architecture"])
+    assert result.returncode == 0, result.stderr
+    assert 'The target architecture is set to "i386".' in result.stdout
+
+
+def test_batch_fails_when_a_command_fails_and_stops_there(kernels):
+    result = batch(kernels["x86_64"], "scenario=idle",
+                   ["echo one\\n", "no-such-command", "echo two\\n"])
+    assert result.returncode == 1
+    assert "one" in result.stdout and "two" not in result.stdout
+    assert 'Undefined command: "no-such-command"' in result.stderr
+
+
+def test_kernel_runs_to_its_exit(kernels):
+    result = batch(kernels["x86_64"], "scenario=idle", ["continue"])
+    # The kernel exits through isa-debug-exit, so GDB loses the remote.
+    assert "Remote connection closed" in result.stderr or "exited" in result.stdout
+
+
+def test_batch_timeout_stops_everything(kernels, private_tmpdir):
+    result = batch(kernels["x86_64"], "scenario=timer ticks=100000000", ["continue"], timeout=3)
+    assert result.returncode == 124
+    assert "isrdbg: gave up after 3s" in result.stderr
+
+
+def test_missing_kernel_is_one_line():
+    proc = isrdbg("gdb", "/nonexistent/kernel.elf", "--batch")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "isrdbg: kernel not found: /nonexistent/kernel.elf"
+
+
+def test_not_an_elf(tmp_path):
+    bogus = tmp_path / "kernel.bin"
+    bogus.write_bytes(b"MZ" + b"\0" * 62)
+    proc = isrdbg("gdb", bogus, "--batch")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"isrdbg: {bogus}: not an ELF file"
+
+
+def test_bad_attach_address():
+    proc = isrdbg("gdb", "--attach", "nowhere", "--batch")
+    assert proc.stderr.strip() == "isrdbg: --attach wants HOST:PORT, got 'nowhere'"
+
+
+def test_attach_to_a_qemu_the_user_started(kernels, tmp_path):
+    from gdbext.client.qemu import elf32_for_qemu
+    elf32 = elf32_for_qemu(kernels["x86_64"], tmp_path)
+    port = 20000 + os.getpid() % 20000
+    qemu = subprocess.Popen(["qemu-system-x86_64", "-kernel", str(elf32), "-append",
+                             "scenario=idle", "-S", "-gdb", f"tcp:127.0.0.1:{port}",
+                             "-display", "none", "-monitor", "none", "-serial", "none",
+                             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+                            stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        proc = isrdbg("gdb", kernels["x86_64"], "--attach", f"127.0.0.1:{port}", "--batch",
+                      "-ex", "break scenario_start", "-ex", "continue", "-ex", "isr-idt 14")
+        assert proc.returncode == 0, proc.stderr
+        assert "isr_page_fault+0" in proc.stdout
+    finally:
+        qemu.kill()
+        qemu.wait()
+
+
+def _start_interactive_batch(kernels, tmp_path):
+    """An isrdbg whose target runs until it is told to stop."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gdbext.client.cli", "gdb", str(kernels["x86_64"]), "--append",
+         "scenario=timer ticks=100000000", "--batch", "-ex", "continue"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_qemu(tmp_path, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any("qemu-system" in open(f"/proc/{pid}/cmdline").read()
+               for pid in processes_referring_to(str(tmp_path))):
+            return
+        time.sleep(0.05)
+    raise AssertionError("QEMU did not start")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_no_process_outlives_isrdbg(kernels, private_tmpdir, sig):
+    proc = _start_interactive_batch(kernels, private_tmpdir)
+    try:
+        _wait_for_qemu(private_tmpdir)
+        time.sleep(0.5)  # GDB connected and continuing
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the autouse fixture fails the test if QEMU or GDB is still around
+    deadline = time.monotonic() + 5
+    while processes_referring_to(str(private_tmpdir)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_referring_to(str(private_tmpdir)) == []
