@@ -40,7 +40,7 @@ def test_kernel_runs_to_its_exit(kernels):
 
 
 def test_batch_timeout_stops_everything(kernels, private_tmpdir):
-    result = batch(kernels["x86_64"], "scenario=timer ticks=100000000", ["continue"], timeout=3)
+    result = batch(kernels["x86_64"], "scenario=timer ticks=100000", ["continue"], timeout=3)
     assert result.returncode == 124
     assert "isrdbg: gave up after 3s" in result.stderr
 
@@ -88,7 +88,7 @@ def _start_interactive_batch(kernels, tmp_path):
     """An isrdbg whose target runs until it is told to stop."""
     return subprocess.Popen(
         [sys.executable, "-m", "gdbext.client.cli", "gdb", str(kernels["x86_64"]), "--append",
-         "scenario=timer ticks=100000000", "--batch", "-ex", "continue"],
+         "scenario=timer ticks=100000", "--batch", "-ex", "continue"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

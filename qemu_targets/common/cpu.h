@@ -1,0 +1,26 @@
+/* What each architecture directory implements for the shared code. */
+#ifndef CPU_H
+#define CPU_H
+
+#include "arch.h"
+#include "types.h"
+
+enum gate_type { GATE_INTERRUPT, GATE_TRAP };
+
+/* Identity map with the special pf_* pages, CR0.WP (<arch>/paging.c). */
+void paging_init(void);
+/* GDT, TSS(es), ltr (<arch>/gdt.c). */
+void gdt_init(void);
+
+/* IDT gate encoding. ist is ignored on i386 (pass 0). */
+void idt_set_gate(unsigned vector, const void *handler, enum gate_type type,
+		  unsigned dpl, unsigned ist);
+void idt_set_present(unsigned vector, int present);
+void idt_load(void);
+/* x86_64: interrupt gate on IST1; i386: task gate to the #DF TSS. */
+void arch_install_double_fault_gate(void);
+
+/* Prints every field of the stub's saved-register block. */
+void regs_dump(const struct regs *r);
+
+#endif

@@ -1,0 +1,52 @@
+#include "scenario.h"
+#include "printf.h"
+#include "string.h"
+
+const struct scenario common_scenarios[] = {
+	{ "idle", sc_idle },
+	{ "divide-error", sc_divide_error },
+	{ "breakpoint", sc_breakpoint },
+	{ "invalid-opcode", sc_invalid_opcode },
+	{ "gp-selector", sc_gp_selector },
+	{ "np-gate", sc_np_gate },
+	{ "pf-read-not-present", sc_pf_read_not_present },
+	{ "pf-write-not-present", sc_pf_write_not_present },
+	{ "pf-write-readonly", sc_pf_write_readonly },
+	{ "pf-user-read-supervisor", sc_pf_user_read_supervisor },
+	{ "pf-user-write-readonly", sc_pf_user_write_readonly },
+	{ "pf-user-read-not-present", sc_pf_user_read_not_present },
+	{ "user-breakpoint", sc_user_breakpoint },
+	{ "int14", sc_int14 },
+	{ "nmi", sc_nmi },
+	{ "double-fault", sc_double_fault },
+	{ "timer", sc_timer },
+	{ NULL, NULL },
+};
+
+static const struct scenario *const tables[] = { common_scenarios,
+						 arch_scenarios };
+
+const struct scenario *scenario_find(const char *name)
+{
+	const struct scenario *s;
+	size_t t;
+
+	for (t = 0; t < ARRAY_SIZE(tables); t++)
+		for (s = tables[t]; s->name; s++)
+			if (!strcmp(s->name, name))
+				return s;
+	return NULL;
+}
+
+/* One line, so scripts can parse it: "known scenarios: a b c". */
+void scenario_print_known(void)
+{
+	const struct scenario *s;
+	size_t t;
+
+	kprintf("known scenarios:");
+	for (t = 0; t < ARRAY_SIZE(tables); t++)
+		for (s = tables[t]; s->name; s++)
+			kprintf(" %s", s->name);
+	kprintf("\n");
+}

@@ -1,0 +1,4 @@
+# Everything architecture-specific about building the i386 kernel.
+i386_CFLAGS  := -m32 -march=i686
+i386_LDFLAGS := -m elf_i386
+i386_IMAGES  := kernel.elf

@@ -1,0 +1,10 @@
+/*
+ * i386-only scenarios: none. pf-reserved-bit and pf-instruction-fetch need
+ * PAE/long-mode paging (NX and reserved physical-address bits), which this
+ * kernel does not use, so on i386 they are unknown scenarios.
+ */
+#include "scenario.h"
+
+const struct scenario arch_scenarios[] = {
+	{ NULL, NULL },
+};
