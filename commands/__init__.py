@@ -11,8 +11,8 @@ def register():
     global _registered
     if _registered:
         return False
-    from . import isr_idt, params  # noqa: F401  (each module registers at import)
-    params.register()
-    isr_idt.register()
+    from . import isr_break, isr_frame, isr_functions, isr_idt, params
+    for module in (params, isr_idt, isr_break, isr_frame, isr_functions):
+        module.register()
     _registered = True
     return True

@@ -8,13 +8,10 @@ import os
 import gdb
 
 from gdbext.errors import IsrError, UsageError
-from gdbext.gdb_target import GdbTarget
 from gdbext.render.style import Style
-from gdbext.settings import Settings
 from gdbext.vectors import spec_words
 
-SETTINGS = Settings()
-TARGET = GdbTarget(SETTINGS)
+from .state import ENTRIES, SETTINGS, TARGET  # noqa: F401  (re-exported for commands)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -56,10 +53,12 @@ class IsrCommand(gdb.Command):
     def add_arguments(self, parser):
         pass
 
+    def parse(self, argument):
+        return self.parser.parse_args(gdb.string_to_argv(argument))
+
     def invoke(self, argument, from_tty):
         try:
-            args = self.parser.parse_args(gdb.string_to_argv(argument))
-            self.run(args)
+            self.run(self.parse(argument))
         except IsrError as error:
             raise gdb.GdbError(f"{self.NAME}: {error}") from None
 

@@ -4,12 +4,14 @@ It gives the core what it asks for (memory, registers, the CPU state behind
 IDTR) and turns GDB's failures into one-line ``IsrError``s.
 """
 
+from contextlib import contextmanager
 from typing import Dict, Iterable, Optional
 
 import gdb  # noqa: the adapter is the one core module that may
 
 from .errors import TargetError, TargetMemoryError
-from .qemu_monitor import InfoRegisters, MonitorParseError, parse_info_registers
+from .qemu_monitor import (InfoRegisters, MonitorParseError, parse_byte_dump,
+                           parse_info_registers)
 from .settings import Settings, resolve_cpu_state
 from .x86 import CpuMode, CpuState
 
@@ -28,6 +30,9 @@ class GdbTarget:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        # Inside a Breakpoint.stop() GDB still reports the thread as running,
+        # though the target is halted and can be read.
+        self.in_stop_handler = False
 
     # -- state checks -------------------------------------------------------------
     def require_stopped(self) -> None:
@@ -37,8 +42,17 @@ class GdbTarget:
         if inferior.connection is None or thread is None or not inferior.is_valid():
             raise TargetError("no target connected (start one with `isrdbg gdb KERNEL` "
                               "or `target remote ...`)")
-        if thread.is_running():
+        if thread.is_running() and not self.in_stop_handler:
             raise TargetError("the target is running; stop it first (Ctrl-C or `interrupt`)")
+
+    @contextmanager
+    def stopped_in_breakpoint(self):
+        """For work done in Breakpoint.stop(), where the target is halted."""
+        previous, self.in_stop_handler = self.in_stop_handler, True
+        try:
+            yield self
+        finally:
+            self.in_stop_handler = previous
 
     @property
     def cpu(self) -> int:
@@ -52,9 +66,12 @@ class GdbTarget:
         return thread.num - 1
 
     @property
+    def architecture(self) -> str:
+        return gdb.selected_inferior().architecture().name()
+
+    @property
     def address_bits(self) -> int:
-        name = gdb.selected_inferior().architecture().name()
-        return 64 if "64" in name else 32
+        return 64 if "64" in self.architecture else 32
 
     # -- reading ------------------------------------------------------------------
     def read_memory(self, address: int, size: int) -> bytes:
@@ -65,14 +82,41 @@ class GdbTarget:
         except gdb.error as error:
             raise self._target_error(error) from error
 
-    def registers(self, names: Iterable[str]) -> Dict[str, int]:
-        frame = gdb.selected_frame()
+    def is_mapped(self, address: int) -> bool:
+        try:
+            gdb.selected_inferior().read_memory(address, 1)
+            return True
+        except gdb.error:
+            return False
+
+    def read_physical(self, address: int, size: int) -> bytes:
+        """Physical memory, through QEMU's monitor (page tables need not be mapped)."""
+        text = self.monitor(f"xp /{size}bx {address:#x}")
+        try:
+            return parse_byte_dump(text, address, size)
+        except MonitorParseError:
+            raise TargetMemoryError(address, size, "physical memory not readable") from None
+
+    @property
+    def att_syntax(self) -> bool:
+        """Disassemble as GDB would: `set disassembly-flavor`."""
+        try:
+            return gdb.parameter("disassembly-flavor") != "intel"
+        except gdb.error:
+            return True
+
+    def registers(self, names: Iterable[str], optional: bool = False) -> Dict[str, int]:
+        """Values of ``names``; with ``optional``, registers GDB lacks are left out."""
+        # The innermost frame: the CPU's registers even after `up`.
+        frame = gdb.newest_frame()
         values = {}
         for name in names:
             try:
                 values[name] = int(frame.read_register(name))
             except ValueError:  # register this architecture does not have
-                continue
+                if optional:
+                    continue
+                raise TargetError(f"GDB's {self.architecture} register set has no {name}") from None
             except gdb.error as error:
                 raise self._target_error(error) from error
         return values
@@ -97,7 +141,7 @@ class GdbTarget:
     def cpu_state(self) -> CpuState:
         self.require_stopped()
         if self.settings.overrides_idt:
-            regs = self.registers(["cr0", "efer", "cs"])
+            regs = self.registers(["cr0", "efer", "cs"], optional=True)
             default = CpuMode.LONG if self.address_bits == 64 else CpuMode.PROTECTED
             return resolve_cpu_state(self.settings, self.cpu, None, regs.get("cr0"),
                                      regs.get("efer"), regs.get("cs", 0), default)

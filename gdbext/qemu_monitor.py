@@ -23,6 +23,11 @@ _TABLE_LINE = re.compile(r"^(GDT|IDT)=\s+([0-9a-f]+) ([0-9a-f]+)", re.M | re.I)
 _PAIR = re.compile(r"\b([A-Z][A-Z0-9]*) ?=([0-9a-f]+)\b", re.I)
 
 
+CONTROL_REGISTERS = ("CR0", "CR2", "CR3", "CR4", "EFER")
+# "0000000000123000: 0x23 0x40 0x12 0x00 ..." (xp /Nbx)
+_DUMP_LINE = re.compile(r"^\s*([0-9a-f]+):((?:\s+0x[0-9a-f]{2})+)\s*$", re.M | re.I)
+
+
 @dataclass(frozen=True)
 class SegmentCache:
     """A segment register as QEMU holds it: selector plus cached descriptor."""
@@ -54,8 +59,10 @@ class InfoRegisters:
     def cpu_state(self) -> CpuState:
         cr0 = self.value("CR0", default=0)
         efer = self.value("EFER", default=0)
+        control = {name.lower(): self.values[name] for name in CONTROL_REGISTERS
+                   if name in self.values}
         return CpuState(cpu=self.cpu, mode=cpu_mode(cr0, efer), cpl=self.value("CPL", default=0),
-                        idtr=self.idtr, gdtr=self.gdtr, source="qemu")
+                        idtr=self.idtr, gdtr=self.gdtr, source="qemu", control=control)
 
 
 class MonitorParseError(ValueError):
@@ -88,3 +95,21 @@ def parse_info_registers(text: str) -> InfoRegisters:
         for name, value in _PAIR.findall(line):
             regs.values.setdefault(name.upper(), int(value, 16))
     return regs
+
+
+def parse_byte_dump(text: str, address: int, size: int) -> bytes:
+    """The bytes of ``xp /{size}bx {address}`` output; MonitorParseError if the
+    dump does not cover exactly that range (QEMU reports unreadable memory as
+    a message instead of lines)."""
+    data = bytearray()
+    expected = address
+    for match in _DUMP_LINE.finditer(text):
+        if int(match.group(1), 16) != expected:
+            break
+        chunk = bytes(int(b, 16) for b in match.group(2).split())
+        data += chunk
+        expected += len(chunk)
+    if len(data) < size:
+        first = text.strip().splitlines()[0] if text.strip() else "no output"
+        raise MonitorParseError(f"memory dump of {size} bytes at {address:#x} failed: {first}")
+    return bytes(data[:size])

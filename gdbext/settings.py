@@ -34,7 +34,9 @@ def resolve_cpu_state(settings: Settings, cpu: int, info: Optional[InfoRegisters
         state = info.cpu_state()
     else:
         mode = cpu_mode(cr0, efer or 0) if cr0 is not None else default_mode
-        state = CpuState(cpu=cpu, mode=mode, cpl=cs & 3, idtr=None, gdtr=None, source="settings")
+        control = {name: value for name, value in (("cr0", cr0), ("efer", efer)) if value is not None}
+        state = CpuState(cpu=cpu, mode=mode, cpl=cs & 3, idtr=None, gdtr=None, source="settings",
+                         control=control)
     if settings.mode is not None:
         state = replace(state, mode=settings.mode)
     if settings.idt_base is not None:

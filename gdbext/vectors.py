@@ -177,3 +177,14 @@ def parse_specs(words) -> Tuple[int, ...]:
     if not found:
         raise UsageError("no vectors given")
     return tuple(sorted(found))
+
+
+def format_vector_list(vectors) -> str:
+    """Sorted vectors as compact ranges: [3, 33, 34, 35] -> "3,33-35"."""
+    runs = []
+    for v in sorted(set(vectors)):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)

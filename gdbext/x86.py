@@ -3,8 +3,8 @@ register bits, selectors and segment descriptors."""
 
 import enum
 import struct
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
 
 CR0_PE = 1 << 0
 CR0_WP = 1 << 16
@@ -183,3 +183,4 @@ class CpuState:
     idtr: Optional[DescriptorTableRegister]
     gdtr: Optional[DescriptorTableRegister]
     source: str = "qemu"   # where IDTR came from: "qemu" monitor or "settings"
+    control: Mapping[str, int] = field(default_factory=dict)   # cr0 cr2 cr3 cr4 efer, when known

@@ -14,7 +14,7 @@ from typing import List, Optional
 from .. import __version__, source_root
 from ..errors import IsrError, UsageError
 from . import processes
-from .elf import ARCHES, read_elf
+from .elf import ARCHES, kernel_arch
 from .gdb_launch import gdb_argv, gdb_environment, setup_commands
 from .qemu import Qemu, QemuConfig
 
@@ -70,7 +70,7 @@ def run_gdb(kernel: Optional[Path], append: str = "", ex: List[str] = (), batch:
         raise UsageError("give a KERNEL, or --attach HOST:PORT")
     if kernel is not None and not Path(kernel).is_file():
         raise UsageError(f"kernel not found: {kernel}")
-    arch = ARCHES[arch_name] if arch_name else read_elf(kernel).arch if kernel else ARCHES["x86_64"]
+    arch = ARCHES[arch_name] if arch_name else kernel_arch(kernel) if kernel else ARCHES["x86_64"]
     workdir = Path(tempfile.mkdtemp(prefix="isrdbg-"))
     qemu = gdb = None
     try:

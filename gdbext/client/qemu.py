@@ -10,7 +10,8 @@ from typing import List, Optional
 
 from ..errors import IsrError
 from . import processes
-from .elf import Arch, read_elf
+from ..elf import read_header
+from .elf import Arch, kernel_arch
 
 # isa-debug-exit: the kernel writes V to port 0xf4, QEMU exits with (V << 1) | 1.
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
@@ -33,11 +34,10 @@ class QemuConfig:
 
 def elf32_for_qemu(kernel: Path, workdir: Path) -> Path:
     """A multiboot ELF64 kernel as the ELF32 that QEMU's -kernel accepts."""
-    info = read_elf(kernel)
-    if not info.needs_elf32_for_qemu:
+    if read_header(kernel).elf_class == 32:
         return kernel
     converted = workdir / (kernel.stem + ".elf32")
-    result = subprocess.run(["objcopy", "-O", "elf32-i386", str(kernel), str(converted)],
+    result = subprocess.run(["objcopy", "-O", "elf32-i386", "--strip-debug", str(kernel), str(converted)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
@@ -52,7 +52,7 @@ class Qemu:
     def __init__(self, config: QemuConfig, workdir: Path):
         self.config = config
         self.workdir = Path(workdir)
-        self.arch = config.arch or read_elf(config.kernel).arch
+        self.arch = config.arch or kernel_arch(config.kernel)
         self.socket = self.workdir / "gdb.sock"
         self.serial = config.serial or self.workdir / "serial.log"
         self.stderr_path = self.workdir / "qemu.stderr"

@@ -8,7 +8,9 @@ precision to doubles; counts, vectors, selectors and privilege levels are number
 import json
 from typing import Any, Dict
 
+from ..frame import rflags_names
 from ..idt import Gate, IdtView
+from ..x86 import Selector
 
 SCHEMA = "isrdbg/1"
 
@@ -43,3 +45,52 @@ def idt_doc(view: IdtView) -> Dict[str, Any]:
                     limit=cpu.idtr.limit, gate_size=cpu.mode.gate_size, count=view.entries,
                     entries=[gate_dict(g) for g in view.gates],
                     beyond_limit=list(view.beyond_limit))
+
+
+def _selector(value, descriptor):
+    if value is None:
+        return None
+    sel = Selector(value)
+    return {"value": value, "index": sel.index, "table": sel.table, "rpl": sel.rpl,
+            "descriptor": descriptor}
+
+
+def _error_code(error):
+    if error is None:
+        return None
+    return {"value": hex_or_none(error.value), "layout": error.layout, "summary": error.summary,
+            "fields": [{"name": n, "value": v, "meaning": m} for n, v, m in error.fields],
+            "problems": list(error.problems)}
+
+
+def _page_walk(walk):
+    if walk is None:
+        return None
+    return {"scheme": walk.scheme, "physical": hex_or_none(walk.physical),
+            "writable": walk.writable, "user": walk.user, "executable": walk.executable,
+            "summary": walk.summary,
+            "steps": [{"level": s.level, "index": s.index,
+                       "entry_address": hex_or_none(s.entry_address),
+                       "value": hex_or_none(s.value), "flags": s.flags} for s in walk.steps]}
+
+
+def frame_doc(report) -> Dict[str, Any]:
+    frame = report.frame
+    insn = report.instruction
+    return document(
+        "frame", cpu=report.cpu, source=report.source, vectors=list(report.vectors),
+        vector=report.vector, handler=hex_or_none(report.handler),
+        handler_symbol=report.handler_symbol, address=hex_or_none(frame.address),
+        bits=frame.bits, size=frame.size, has_error_code=frame.has_error_code,
+        error_code=_error_code(report.error), rip=hex_or_none(frame.rip),
+        rip_symbol=report.rip_symbol,
+        instruction=None if insn is None else {"address": hex_or_none(insn.address),
+                                               "bytes": insn.raw.hex(), "text": insn.text},
+        cs=_selector(frame.cs, report.cs_descriptor),
+        rflags={"value": hex_or_none(frame.rflags), "flags": rflags_names(frame.rflags)},
+        rsp=hex_or_none(frame.rsp), ss=_selector(frame.ss, report.ss_descriptor),
+        interrupted_cpl=frame.interrupted_cpl, handler_cpl=frame.handler_cpl,
+        privilege_change=frame.privilege_change, stack_switch=frame.stack_switch,
+        alignment_padding=frame.alignment_padding, cr2=hex_or_none(report.cr2),
+        cr2_symbol=report.cr2_symbol, page_walk=_page_walk(report.page_walk),
+        notes=list(report.notes), rejected=list(frame.rejected))

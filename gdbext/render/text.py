@@ -1,8 +1,12 @@
 """Text renderings for people: what the GDB commands and the REPL print."""
 
-from typing import List
+from typing import List, Optional
 
+from ..frame import rflags_names
+from ..frame_report import FrameReport
 from ..idt import Gate, IdtView, fold_runs
+from ..vectors import format_vector_list, vector
+from ..x86 import Selector
 from .style import PLAIN, Style
 from .table import format_table
 
@@ -66,3 +70,84 @@ def _vector_list(vectors) -> str:
     if len(vectors) == 1:
         return f"vector {vectors[0]} is"
     return f"vectors {vectors[0]}-{vectors[-1]} are"
+
+
+def _selector_line(value: int, descriptor: str) -> str:
+    return f"{Selector(value).describe()}: {descriptor}"
+
+
+def render_hit_header(vectors, cpu: int, handler: Optional[int], handler_symbol: Optional[str],
+                      style: Style = PLAIN) -> str:
+    """"vector 14 #PF Page Fault on CPU 0, handler isr_page_fault (0x103e60)"."""
+    what = f"vector {_vector_text(vectors)}" if vectors else "unknown vector"
+    where = ""
+    if handler is not None:
+        name = (handler_symbol or "").replace("+0", "") or "?"
+        where = f", handler {style('symbol', name)} ({handler:#x})"
+    return style("title", f"{what} on CPU {cpu}") + where
+
+
+def render_frame(report: FrameReport, style: Style = PLAIN) -> str:
+    frame = report.frame
+    bits = frame.bits
+    ec = "error code present" if frame.has_error_code else "no error code"
+    lines = [style("title", f"Interrupt frame at {frame.address:#x} on CPU {report.cpu}: "
+                            f"{frame.size} bytes, {bits}-bit, {ec}")]
+
+    def row(label, text):
+        lines.append(f"  {label:<11} {text}")
+
+    if report.vectors:
+        row("vector", _vector_text(report.vectors))
+    if report.handler is not None:
+        row("handler", f"{hex_address(report.handler, bits)}{_symbol(report.handler_symbol, style)}")
+    if report.error is not None:
+        error = report.error
+        row("error code", f"{error.value:#x}: {error.summary}")
+        if error.fields:
+            row("", " ".join(f"{name}={value}" for name, value, _ in error.fields))
+        for problem in error.problems:
+            row("", style("warn", problem))
+    if report.cr2 is not None:
+        row("CR2", f"{report.cr2:#x}{_symbol(report.cr2_symbol, style)}")
+    if report.page_walk is not None:
+        walk = report.page_walk
+        steps = " -> ".join(f"{s.level}[{s.index}]={s.value:#x} {' '.join(s.flags) or '-'}"
+                            for s in walk.steps)
+        row("page walk", f"{walk.scheme}: {steps}" if steps else walk.scheme)
+        row("", walk.summary)
+    insn = f"  {style('info', report.instruction.text)}" if report.instruction else ""
+    row("RIP" if bits == 64 else "EIP",
+        f"{style('address', hex_address(frame.rip, bits))}{_symbol(report.rip_symbol, style)}{insn}")
+    row("CS", _selector_line(frame.cs, report.cs_descriptor))
+    row("RFLAGS" if bits == 64 else "EFLAGS", f"{frame.rflags:#x} [{' '.join(rflags_names(frame.rflags))}]")
+    if frame.rsp is not None:
+        row("RSP" if bits == 64 else "ESP", hex_address(frame.rsp, bits))
+        row("SS", _selector_line(frame.ss, report.ss_descriptor or ""))
+    row("context", _context(frame))
+    for note in report.notes:
+        lines.append(style("warn", f"  note: {note}"))
+    return "\n".join(lines)
+
+
+def _vector_text(vectors) -> str:
+    if len(vectors) == 1:
+        return vector(vectors[0]).label
+    return f"{format_vector_list(vectors)} (shared handler)"
+
+
+def _symbol(name, style: Style = PLAIN) -> str:
+    return f" <{style('symbol', name)}>" if name else ""
+
+
+def _context(frame) -> str:
+    ring = f"interrupted ring {frame.interrupted_cpl}"
+    if frame.privilege_change:
+        ring += f" (privilege change to ring {frame.handler_cpl})"
+    else:
+        ring += ", same privilege"
+    if frame.stack_switch:
+        return f"{ring}, stack switched to {frame.stack_switch}"
+    if frame.alignment_padding is not None:
+        return f"{ring}, no stack switch (CPU aligned RSP down by {frame.alignment_padding} bytes)"
+    return f"{ring}, no stack switch"

@@ -20,7 +20,8 @@ from typing import Dict, List
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ROOT / "qemu_targets"
+# $ISRDBG_TARGETS: another qemu_targets tree to build and test against.
+TARGETS = Path(os.environ.get("ISRDBG_TARGETS", ROOT / "qemu_targets"))
 KERNELS = {"x86_64": TARGETS / "build" / "x86_64" / "kernel.elf",
            "i386": TARGETS / "build" / "i386" / "kernel.elf"}
 
