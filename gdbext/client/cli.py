@@ -115,8 +115,12 @@ def run_gdb(kernel: Optional[Path], append: str = "", ex: List[str] = (), batch:
 DEMO_STEPS = [
     ("The IDT of the x86_64 kernel once it is loaded", "x86_64", "scenario=idle",
      ["break scenario_start", "continue", "isr-idt", "isr-idt #PF 0x80"]),
-    ("The i386 kernel: 8-byte gates and a task gate for #DF", "i386", "scenario=idle",
-     ["break scenario_start", "continue", "isr-idt exceptions"]),
+    ("A page fault from ring 3, caught at the handler's entry", "x86_64",
+     "scenario=pf-user-write-readonly", ["isr-break page-fault", "continue"]),
+    ("A software int $14: same vector, but no error code on the stack", "x86_64",
+     "scenario=int14", ["isr-break 14", "continue"]),
+    ("The i386 kernel: 8-byte gates, a task gate for #DF, a #GP with a selector", "i386",
+     "scenario=gp-selector", ["isr-break #GP", "continue", "isr-idt 8-14"]),
 ]
 
 

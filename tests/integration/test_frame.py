@@ -221,3 +221,14 @@ def test_frame_argument_errors(kernels, args, message):
     result = batch(kernels["x86_64"], "scenario=idle",
                    ["break scenario_start", "continue", f"isr-frame {args}"])
     assert result.errors[-1] == message
+
+
+def test_python_api(kernels):
+    script = ("python from gdbext import api; r = api.frame(); "
+              "print('API', r.vector, hex(r.frame.error_code), hex(r.cr2), "
+              "len(api.idt(['exceptions']).gates))")
+    result = batch(kernels["x86_64"], "scenario=pf-write-readonly",
+                   ["isr-break 14", "continue", script])
+    assert result.returncode == 0, result.stderr
+    cr2 = symbols(kernels["x86_64"])["pf_readonly_page"]
+    assert f"API 14 0x3 {cr2:#x} 32" in result.stdout.splitlines()

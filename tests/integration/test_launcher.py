@@ -118,3 +118,13 @@ def test_no_process_outlives_isrdbg(kernels, private_tmpdir, sig):
     while processes_referring_to(str(private_tmpdir)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_referring_to(str(private_tmpdir)) == []
+
+
+def test_demo(kernels):
+    proc = isrdbg("demo", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "(gdb) isr-idt" in out and "33-127   Interrupt (95 identical)" in out
+    assert "error code  0x7: user-mode write: protection violation on a present page" in out
+    assert "note: vector 14 #PF Page Fault normally pushes an error code" in out
+    assert "8    #DF Double Fault             EC  task       0x0030" in out

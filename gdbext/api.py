@@ -1,0 +1,51 @@
+"""A small Python API for GDB scripts, giving the objects the isr commands print.
+
+    (gdb) python
+    from gdbext import api
+    report = api.frame()            # FrameReport of the handler being entered
+    if report.error and report.error.value & 2:
+        print("write fault at", hex(report.cr2))
+    end
+
+Everything raises ``gdbext.errors.IsrError`` (one-line message) on failure.
+Only usable inside GDB with isrdbg loaded.
+"""
+
+from typing import Iterable, Optional
+
+from .frame_report import FrameReport, locate
+from .idt import IdtView, read_idt
+from .vectors import parse_specs
+
+
+def _state():
+    from .commands import state   # GDB-bound: imported only when used in GDB
+    return state
+
+
+def idt(specs: Optional[Iterable[str]] = None) -> IdtView:
+    """The decoded IDT of the selected CPU (``specs`` as for isr-idt)."""
+    return read_idt(_state().TARGET, parse_specs(specs) if specs else None)
+
+
+def frame(at: Optional[int] = None, vector: Optional[int] = None) -> FrameReport:
+    """The interrupt frame isr-frame would show."""
+    state = _state()
+    return locate(state.TARGET, state.ENTRIES, at=at, vector=vector)
+
+
+def break_on(*specs: str, hardware: bool = False, condition: Optional[str] = None) -> None:
+    """What `isr-break SPEC... [if CONDITION]` does."""
+    from .commands.isr_break import REGISTRY
+    REGISTRY.add(parse_specs(specs), hardware, condition)
+
+
+def active_entry(cpu: Optional[int] = None, rsp: Optional[int] = None):
+    """The recorded handler entry enclosing ``rsp`` on ``cpu`` (default: now)."""
+    state = _state()
+    target = state.TARGET
+    if cpu is None:
+        cpu = target.cpu
+    if rsp is None:
+        rsp = target.registers(["rsp" if target.address_bits == 64 else "esp"]).popitem()[1]
+    return state.ENTRIES.active(cpu, rsp)
