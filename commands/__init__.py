@@ -11,8 +11,10 @@ def register():
     global _registered
     if _registered:
         return False
-    from . import isr_break, isr_frame, isr_functions, isr_idt, params
-    for module in (params, isr_idt, isr_break, isr_frame, isr_functions):
+    from . import (arming, isr_break, isr_diff, isr_frame, isr_functions, isr_idt, isr_watch,
+                   params)
+    for module in (params, arming, isr_idt, isr_break, isr_watch, isr_frame, isr_diff,
+                   isr_functions):
         module.register()
     _registered = True
     return True

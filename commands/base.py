@@ -11,7 +11,7 @@ from gdbext.errors import IsrError, UsageError
 from gdbext.render.style import Style
 from gdbext.vectors import spec_words
 
-from .state import ENTRIES, SETTINGS, TARGET  # noqa: F401  (re-exported for commands)
+from .state import SETTINGS, TARGET, TRACKER  # noqa: F401  (re-exported for commands)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -8,7 +8,7 @@ from gdbext.render import json as render_json
 from gdbext.render.text import render_frame
 from gdbext.vectors import parse_spec
 
-from .base import ENTRIES, TARGET, IsrCommand, style
+from .base import TARGET, TRACKER, IsrCommand, style
 
 
 def _address(text):
@@ -50,7 +50,7 @@ with CR2 and its page walk; selector codes for #TS #NP #SS #GP).
             if len(found) != 1:
                 raise UsageError(f"--vector wants one vector, {args.vector!r} names {len(found)}")
             vector = found[0]
-        report = locate(TARGET, ENTRIES, at=at, vector=vector)
+        report = locate(TARGET, TRACKER, at=at, vector=vector)
         if args.json:
             self.write(render_json.dumps(render_json.frame_doc(report)))
         else:

@@ -11,12 +11,12 @@ import gdb
 from gdbext.errors import IsrError
 from gdbext.frame_report import locate
 
-from .base import ENTRIES, TARGET
+from .base import TARGET, TRACKER
 
 
 def _current():
     try:
-        return locate(TARGET, ENTRIES)
+        return locate(TARGET, TRACKER)
     except IsrError:
         return None
 

@@ -1,9 +1,9 @@
 """Per-GDB-session state the isr commands share."""
 
-from gdbext.entries import EntryLog
 from gdbext.gdb_target import GdbTarget
 from gdbext.settings import Settings
+from gdbext.tracker import Tracker
 
 SETTINGS = Settings()
 TARGET = GdbTarget(SETTINGS)
-ENTRIES = EntryLog()            # handler entries seen at isr breakpoints
+TRACKER = Tracker()             # handler runs: entries paired with their exits

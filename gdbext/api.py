@@ -31,7 +31,7 @@ def idt(specs: Optional[Iterable[str]] = None) -> IdtView:
 def frame(at: Optional[int] = None, vector: Optional[int] = None) -> FrameReport:
     """The interrupt frame isr-frame would show."""
     state = _state()
-    return locate(state.TARGET, state.ENTRIES, at=at, vector=vector)
+    return locate(state.TARGET, state.TRACKER, at=at, vector=vector)
 
 
 def break_on(*specs: str, hardware: bool = False, condition: Optional[str] = None) -> None:
@@ -40,12 +40,12 @@ def break_on(*specs: str, hardware: bool = False, condition: Optional[str] = Non
     REGISTRY.add(parse_specs(specs), hardware, condition)
 
 
-def active_entry(cpu: Optional[int] = None, rsp: Optional[int] = None):
-    """The recorded handler entry enclosing ``rsp`` on ``cpu`` (default: now)."""
+def active_run(cpu: Optional[int] = None, rsp: Optional[int] = None):
+    """The open handler run (entered, not yet exited) enclosing ``rsp`` on ``cpu``."""
     state = _state()
     target = state.TARGET
     if cpu is None:
         cpu = target.cpu
     if rsp is None:
         rsp = target.registers(["rsp" if target.address_bits == 64 else "esp"]).popitem()[1]
-    return state.ENTRIES.active(cpu, rsp)
+    return state.TRACKER.active(cpu, rsp)

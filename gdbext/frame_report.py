@@ -7,7 +7,6 @@ from typing import Optional, Tuple
 
 from .breakpoint_plan import task_gate_entry
 from .disasm import DisassemblerMissing, Instruction, disassemble
-from .entries import EntryLog, HandlerEntry
 from .error_codes import ErrorCode, decode_error_code
 from .errors import IdtNotLoaded, IsrError, TargetMemoryError
 from .frame import FrameContext, InterruptFrame, decode_frame
@@ -37,6 +36,7 @@ class FrameReport:
     cs_descriptor: str
     ss_descriptor: Optional[str]
     notes: Tuple[str, ...] = ()
+    gate_type: Optional[str] = None   # "interrupt", "trap", ... when all its vectors agree
 
     @property
     def vector(self) -> Optional[int]:
@@ -81,9 +81,13 @@ def instruction_at(target, address: int, bits: int, att: bool) -> Optional[Instr
     return None
 
 
-def locate(target, entries: EntryLog, at: Optional[int] = None,
+def locate(target, runs, at: Optional[int] = None,
            vector: Optional[int] = None) -> FrameReport:
-    """Find and decode the frame for the current stop (or at ``at``)."""
+    """Find and decode the frame for the current stop (or at ``at``).
+
+    ``runs`` (the Tracker) answers ``active(cpu, rsp)`` with the open handler
+    run whose stack holds RSP: the frame recorded at its entry.
+    """
     cpu = target.cpu_state()
     rip_name, rsp_name = register_names(target)
     regs = target.registers([rip_name, rsp_name])
@@ -91,14 +95,13 @@ def locate(target, entries: EntryLog, at: Optional[int] = None,
     view = _idt_or_none(target)
     gdt = Gdt.read(target, cpu.gdtr)
     at_entry = handler_vectors(view, rip, lambda selector: task_gate_entry(target, gdt, selector))
-    recorded: Optional[HandlerEntry] = None
     if at is not None:
         source, address, handler = "address", at, None
         vectors = (vector,) if vector is not None else ()
     elif at_entry:
         source, address, handler, vectors = "entry", rsp, rip, at_entry
     else:
-        recorded = entries.active(cpu.cpu, rsp)
+        recorded = runs.active(cpu.cpu, rsp)
         if recorded is None:
             raise IsrError(f"not at a handler's entry (RIP {rip:#x} is no IDT handler) and no "
                            f"handler entry recorded on CPU {cpu.cpu} encloses RSP {rsp:#x}; "
@@ -155,6 +158,7 @@ def describe_frame(target, cpu: CpuState, view: Optional[IdtView], source: str, 
     except DisassemblerMissing as missing:
         instruction = None
         notes.append(str(missing))
+    gate_types = {g.type for g in gates}
     return FrameReport(
         cpu=cpu.cpu, source=source, vectors=tuple(vectors), handler=handler,
         handler_symbol=target.symbolize(handler) if handler is not None else None,
@@ -164,7 +168,7 @@ def describe_frame(target, cpu: CpuState, view: Optional[IdtView], source: str, 
         cs_descriptor=gdt.describe(frame.cs) if gdt else "GDT unknown",
         ss_descriptor=(gdt.describe(frame.ss) if gdt else "GDT unknown")
         if frame.ss is not None else None,
-        notes=tuple(notes))
+        notes=tuple(notes), gate_type=gate_types.pop() if len(gate_types) == 1 else None)
 
 
 def _compat(frame: InterruptFrame, gdt: Optional[Gdt]) -> bool:

@@ -16,6 +16,17 @@ from .settings import Settings, resolve_cpu_state
 from .x86 import CpuMode, CpuState
 
 
+def _as_int(value: gdb.Value) -> int:
+    """A register as an integer; vector registers (xmm) through their uint128 view."""
+    if value.type.strip_typedefs().code in (gdb.TYPE_CODE_UNION, gdb.TYPE_CODE_STRUCT):
+        # GDB 13 cannot convert 128-bit integers: combine the two 64-bit lanes.
+        lanes = value["v2_int64"]
+        mask = (1 << 64) - 1
+        return (int(lanes[1]) & mask) << 64 | (int(lanes[0]) & mask)
+    # GDB types rax and friends as signed: report the bits as the CPU holds them.
+    return int(value) & ((1 << (8 * value.type.sizeof)) - 1)
+
+
 class NoMonitor(TargetError):
     """The target is not QEMU: it has no ``monitor info registers``."""
 
@@ -112,7 +123,7 @@ class GdbTarget:
         values = {}
         for name in names:
             try:
-                values[name] = int(frame.read_register(name))
+                values[name] = _as_int(frame.read_register(name))
             except ValueError:  # register this architecture does not have
                 if optional:
                     continue

@@ -94,3 +94,34 @@ def frame_doc(report) -> Dict[str, Any]:
         alignment_padding=frame.alignment_padding, cr2=hex_or_none(report.cr2),
         cr2_symbol=report.cr2_symbol, page_walk=_page_walk(report.page_walk),
         notes=list(report.notes), rejected=list(frame.rejected))
+
+
+def finding_dict(finding) -> Dict[str, Any]:
+    details = {k: ({n: [hex_or_none(a), hex_or_none(b)] for n, (a, b) in v.items()}
+                   if k == "registers" else v) for k, v in finding.details.items()}
+    return {"rule": finding.rule, "severity": finding.severity, "vector": finding.vector,
+            "cpu": finding.cpu, "address": hex_or_none(finding.address),
+            "handler": hex_or_none(finding.handler), "message": finding.message,
+            "details": details}
+
+
+def run_dict(run) -> Dict[str, Any]:
+    exit = run.exit
+    return {
+        "sequence": run.sequence, "cpu": run.cpu, "vectors": list(run.vectors),
+        "vector": run.vector, "handler": hex_or_none(run.handler), "depth": run.depth,
+        "frame": hex_or_none(run.frame.address),
+        "entry": {"rip": hex_or_none(run.entry.rip), "cs": run.entry.cs,
+                  "rflags": hex_or_none(run.entry.rflags), "rsp": hex_or_none(run.entry.rsp),
+                  "ss": run.entry.ss,
+                  "registers": {k: hex_or_none(v) for k, v in run.entry.values.items()}},
+        "exit": None if exit is None else {"kind": exit.kind, "address": hex_or_none(exit.address),
+                                           "instruction": exit.mnemonic},
+        "changes": [{"register": c.name, "group": c.group, "entry": hex_or_none(c.before),
+                     "exit": hex_or_none(c.after)} for c in (run.verdict.changes if run.verdict else ())],
+        "findings": [finding_dict(f) for f in run.findings],
+    }
+
+
+def diff_doc(runs, live=None) -> Dict[str, Any]:
+    return document("diff", runs=[run_dict(r) for r in runs], live=live)

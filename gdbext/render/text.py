@@ -5,6 +5,8 @@ from typing import List, Optional
 from ..frame import rflags_names
 from ..frame_report import FrameReport
 from ..idt import Gate, IdtView, fold_runs
+from ..judge import compare
+from ..snapshot import register_set
 from ..vectors import format_vector_list, vector
 from ..x86 import Selector
 from .style import PLAIN, Style
@@ -151,3 +153,92 @@ def _context(frame) -> str:
     if frame.alignment_padding is not None:
         return f"{ring}, no stack switch (CPU aligned RSP down by {frame.alignment_padding} bytes)"
     return f"{ring}, no stack switch"
+
+
+# -- handler runs (isr-diff) -----------------------------------------------------------
+
+_SEVERITY_ROLE = {"error": "bad", "warning": "warn", "info": "info"}
+
+
+def render_finding(finding, style: Style = PLAIN) -> str:
+    return f"{style(_SEVERITY_ROLE[finding.severity], finding.severity)} " \
+           f"{style('bold', finding.rule)}: {finding.message}"
+
+
+def _run_title(run) -> str:
+    vectors = _vector_text(run.vectors) if run.vectors else "unknown vector"
+    nested = f", nested {run.depth} deep" if run.depth else ""
+    return f"handler run #{run.sequence}: vector {vectors} on CPU {run.cpu}{nested}"
+
+
+def render_run(run, style: Style = PLAIN, everything: bool = False) -> str:
+    """A completed entry/exit pair: registers side by side, findings below."""
+    frame, exit = run.frame, run.exit
+    bits = frame.bits
+    how = {"iret": f"left by `{exit.mnemonic}` at {exit.address:#x}",
+           "ret": f"left by `{exit.mnemonic}` at {exit.address:#x}",
+           "return": f"resumed at {exit.address:#x} (no exit instruction seen)"}.get(
+        exit.kind, f"left by {exit.kind} at {exit.address:#x}")
+    lines = [style("title", _run_title(run)),
+             f"  entered at frame {frame.address:#x} from {frame.rip:#x}; {how}"]
+    changed = {c.name: c for c in run.verdict.changes}
+    rows = []
+    regset_names = _tracked_names(run.entry.values, bits)
+    for name in regset_names:
+        before = run.entry.values.get(name)
+        if before is None:
+            continue
+        change = changed.get(name)
+        if name.startswith(("xmm", "mxcsr", "fctrl", "fstat")) and not change and not everything:
+            continue
+        after = change.after if change else exit.registers.get(name, before)
+        rows.append(_diff_row(name, before, after, change is not None, bits, style))
+    for change in run.verdict.changes:
+        if change.group in ("frame", "stack"):
+            rows.append(_diff_row(change.name, change.before, change.after, True, bits, style))
+    lines += ["  " + line for line in format_table(["REGISTER", "ENTRY", "EXIT", ""], rows)]
+    lines += _findings_block(run.findings, style)
+    return "\n".join(lines)
+
+
+def _tracked_names(values, bits):
+    return [n for n in register_set(bits).tracked if n in values]
+
+
+def _diff_row(name, before, after, changed, bits, style):
+    width = 34 if name.startswith("xmm") else bits // 4 + 2
+    mark = style("changed", "changed") if changed else ""
+    b, a = f"{before:#0{width}x}", f"{after:#0{width}x}"
+    return [name, b, style("changed", a) if changed else a, mark]
+
+
+def _findings_block(findings, style):
+    if not findings:
+        return ["  " + style("good", "no findings: the handler returned everything as it found it")]
+    return ["  findings:"] + ["    " + render_finding(f, style) for f in findings]
+
+
+def render_live_diff(run, now, saved, style: Style = PLAIN) -> str:
+    """Stopped inside a handler: entry versus now, with where entry values are saved.
+
+    ``saved`` maps a register name to the stack address holding its entry value.
+    """
+    frame = run.frame
+    bits = frame.bits
+    regset = register_set(bits)
+    lines = [style("title", _run_title(run) + " (still running)"),
+             f"  entered at frame {frame.address:#x} from {frame.rip:#x}; comparing with now"]
+    changes = compare(regset, run.entry, now)
+    rows = []
+    for change in changes:
+        where = saved.get(change.name)
+        sp = now.get(regset.sp, 0)
+        note = (f"saved at {regset.sp}+{where - sp:#x}" if where is not None
+                else style("bad", "lost: no copy on the handler's stack"))
+        rows.append(_diff_row(change.name, change.before, change.after, True, bits, style)[:3]
+                    + [note])
+    if rows:
+        lines += ["  " + line for line in format_table(["REGISTER", "ENTRY", "NOW", ""], rows)]
+    else:
+        lines.append("  " + style("good", "no tracked register differs from the entry"))
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""isr-diff: what a handler changed between its entry and its exit."""
+
+import struct
+
+from gdbext.errors import IsrError, UsageError
+from gdbext.judge import compare
+from gdbext.render import json as render_json
+from gdbext.render.text import render_live_diff, render_run
+from gdbext.snapshot import register_set
+from gdbext.vectors import parse_spec
+
+from .base import TARGET, TRACKER, IsrCommand, style
+
+
+def saved_copies(run, now, regset):
+    """For each changed register, the stack slot between RSP and the frame
+    that holds its entry value (the handler saved it there), if any."""
+    sp = now[regset.sp]
+    top = run.frame.address
+    if not sp < top <= sp + 0x10000:
+        return {}
+    slot = run.frame.slot
+    try:
+        data = TARGET.read_memory(sp, top - sp)
+    except IsrError:
+        return {}
+    fmt = "<Q" if slot == 8 else "<I"
+    words = {}
+    for offset in range(0, len(data) - slot + 1, slot):
+        words.setdefault(struct.unpack_from(fmt, data, offset)[0], sp + offset)
+    return {c.name: words[c.before] for c in compare(regset, run.entry, now)
+            if c.group != "simd" and c.before in words}
+
+
+class IsrDiff(IsrCommand):
+    """Show which registers a handler changed, and the convention rules it broke.
+
+Usage: isr-diff [--vector SPEC] [--last K] [--all] [--json]
+
+After a handler returned: its last completed run (entry/exit pair) with the
+registers side by side, changed ones marked, and the findings.  Stopped
+inside a handler: its entry versus now, saying for each changed register
+whether a copy of its entry value is on the handler's stack ("saved at
+rsp+0x18") or lost.  --vector picks the last run of one vector, --last K
+shows K runs, --all also lists unchanged x87/SSE registers.
+
+Runs are recorded for vectors armed with isr-break or isr-watch."""
+
+    NAME = "isr-diff"
+    COMPLETE_WORDS = ("--vector", "--last", "--all", "--json")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--vector", type=str)
+        parser.add_argument("--last", type=int, default=None)
+        parser.add_argument("--all", action="store_true")
+        parser.add_argument("--json", action="store_true")
+
+    def run(self, args):
+        vector = None
+        if args.vector is not None:
+            found = parse_spec(args.vector)
+            if len(found) != 1:
+                raise UsageError(f"--vector wants one vector, {args.vector!r} names {len(found)}")
+            vector = found[0]
+        if args.last is not None and args.last < 1:
+            raise UsageError("--last wants a positive count")
+        live = None if args.last or vector is not None else self._live()
+        if live is not None:
+            run, now, saved = live
+            if args.json:
+                doc = render_json.run_dict(run)
+                doc["now"] = {k: render_json.hex_or_none(v) for k, v in now.items()}
+                doc["saved"] = {k: render_json.hex_or_none(v) for k, v in saved.items()}
+                self.write(render_json.dumps(render_json.diff_doc([], live=doc)))
+            else:
+                self.write(render_live_diff(run, now, saved, style()))
+            return
+        runs = TRACKER.last(args.last or 1, vector)
+        if not runs:
+            which = f" of vector {vector}" if vector is not None else ""
+            raise IsrError(f"no completed handler run{which} recorded yet (arm vectors with "
+                           f"isr-break or isr-watch and let a handler return)")
+        if args.json:
+            self.write(render_json.dumps(render_json.diff_doc(runs)))
+        else:
+            self.write("\n\n".join(render_run(run, style(), args.all) for run in runs))
+
+    def _live(self):
+        """(run, registers now, saved copies) when stopped inside a tracked handler."""
+        try:
+            TARGET.require_stopped()
+        except IsrError:
+            raise
+        regset = register_set(TARGET.address_bits)
+        now = TARGET.registers(regset.at_exit, optional=True)
+        run = TRACKER.active(TARGET.cpu, now[regset.sp])
+        if run is None:
+            return None
+        return run, now, saved_copies(run, now, regset)
+
+
+def register():
+    IsrDiff()

@@ -1,0 +1,39 @@
+"""isr-watch: track handler entries and exits without stopping at entry."""
+
+import gdb
+
+from gdbext.vectors import parse_specs
+
+from .arming import RECORD, REGISTRY, WATCH
+from .base import IsrCommand
+from .isr_break import report_arming
+
+
+class IsrWatch(IsrCommand):
+    """Check every run of the given vectors' handlers without stopping at entry.
+
+Usage: isr-watch [--no-stop] SPEC...
+
+Each entry is recorded (registers, decoded frame) and paired with its exit;
+the exit is judged against the interrupt convention.  GDB stops only when a
+run has a finding of severity error (a clobbered register, an error code not
+popped, ...), showing that run as isr-diff does; with --no-stop it never
+stops, and `isr-diff --last K` shows what was recorded.  Undo with isr-delete."""
+
+    NAME = "isr-watch"
+    COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
+    COMPLETE_WORDS = ("--no-stop",)
+    COMPLETES_VECTORS = True
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-stop", action="store_true")
+        parser.add_argument("spec", nargs="+")
+
+    def run(self, args):
+        vectors = parse_specs(args.spec)
+        REGISTRY.add(vectors, RECORD if args.no_stop else WATCH)
+        report_arming(self, vectors)
+
+
+def register():
+    IsrWatch()

@@ -1,0 +1,65 @@
+"""Findings are data: a stable rule id, a severity, where, and a message.
+
+Text, JSON and MI render the same ``Finding`` objects; the rule table below
+is the one place that knows each rule's severity and meaning.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    summary: str
+
+
+RULES: Dict[str, Rule] = {r.id: r for r in [
+    Rule("clobbered-register", ERROR,
+         "a general register differs between handler entry and return"),
+    Rule("segment-clobbered", ERROR,
+         "a data segment register or FS/GS base differs between entry and return"),
+    Rule("simd-clobbered", ERROR, "x87/SSE state (xmm, mxcsr, x87 control/status) changed"),
+    Rule("stack-not-restored", ERROR,
+         "RSP or SS after the return differ from the interrupted context's"),
+    Rule("error-code-not-popped", ERROR,
+         "iret executed with the error code still on the stack"),
+    Rule("stack-imbalance-at-iret", ERROR,
+         "RSP at iret does not point at the saved RIP of the interrupt frame"),
+    Rule("ret-instead-of-iret", ERROR, "the handler returned with ret/retf instead of iret"),
+    Rule("frame-modified", INFO, "the handler changed the saved RIP, CS or RFLAGS"),
+    Rule("interrupts-enabled-in-handler", INFO,
+         "IF was set inside an interrupt gate's handler before its exit"),
+]}
+
+SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    message: str
+    vector: Optional[int] = None
+    cpu: Optional[int] = None
+    address: Optional[int] = None          # instruction where it was seen (iret, ret, ...)
+    handler: Optional[int] = None
+    details: Dict[str, Any] = field(default_factory=dict)   # e.g. {"registers": {...}}
+
+    @property
+    def severity(self) -> str:
+        return RULES[self.rule].severity
+
+    @property
+    def is_problem(self) -> bool:
+        """Errors and warnings break the convention; info findings are normal
+        in some handlers (fault fix-ups change RIP on purpose)."""
+        return self.severity != INFO
+
+
+def sort_findings(findings) -> Tuple[Finding, ...]:
+    return tuple(sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.rule)))

@@ -1,0 +1,173 @@
+"""Judging one handler run: what the interrupted code gets back at the exit,
+compared with what it had at the entry, as register changes and findings."""
+
+import struct
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from .findings import Finding, sort_findings
+from .frame import InterruptFrame, rflags_names
+from .snapshot import Context, RegisterSet
+
+RFLAGS_IF = 1 << 9
+
+GROUP_RULES = {"general": "clobbered-register", "segments": "segment-clobbered",
+               "bases": "segment-clobbered", "simd": "simd-clobbered"}
+
+
+@dataclass(frozen=True)
+class RegisterChange:
+    name: str
+    group: str          # "general", "segments", "bases", "simd", "stack", "frame"
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class ExitObservation:
+    """What the exit breakpoint saw, before the exit instruction ran."""
+
+    kind: str                   # "iret", "ret" (an exit site) or "return" (back in the interrupted code)
+    address: int                # the exit instruction, or where the interrupted code resumed
+    registers: Dict[str, int]   # RegisterSet.at_exit
+    stack: bytes                # the words at RSP (the iret frame for "iret")
+    sp: int                     # RSP/ESP at the exit
+    cpl: int = 0                # current privilege level at the exit
+    mnemonic: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    changes: Tuple[RegisterChange, ...]
+    findings: Tuple[Finding, ...]
+    resumed: Optional[Context]  # what the interrupted code runs with next, when known
+
+
+def _words(data: bytes, slot: int) -> List[int]:
+    fmt = "<Q" if slot == 8 else "<I"
+    return [struct.unpack_from(fmt, data, i)[0] for i in range(0, len(data) - slot + 1, slot)]
+
+
+def compare(regset: RegisterSet, entry: Context, now: Dict[str, int]) -> List[RegisterChange]:
+    """Tracked registers that differ between ``entry`` and ``now``."""
+    changes = []
+    for group in ("general", "segments", "bases", "simd"):
+        for name in getattr(regset, group):
+            if name in entry.values and name in now and entry.values[name] != now[name]:
+                changes.append(RegisterChange(name, group, entry.values[name], now[name]))
+    return changes
+
+
+def _register_findings(changes, base: Dict) -> List[Finding]:
+    findings = []
+    for group in ("general", "segments", "simd"):
+        mine = [c for c in changes if c.group == group or (group == "segments" and c.group == "bases")]
+        if not mine:
+            continue
+        listing = ", ".join(f"{c.name} {c.before:#x} -> {c.after:#x}" for c in mine)
+        what = {"general": "registers changed", "segments": "segment state changed",
+                "simd": "x87/SSE state changed"}[group]
+        findings.append(Finding(GROUP_RULES[group], f"{what}: {listing}",
+                                details={"registers": {c.name: [c.before, c.after] for c in mine}},
+                                **base))
+    return findings
+
+
+def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_type: str,
+               exit: ExitObservation, base: Dict) -> Verdict:
+    """``base`` carries the Finding fields shared by all (vector, cpu, handler)."""
+    regs = exit.registers
+    rsp = exit.sp
+    slot = frame.slot
+    at = dict(base, address=exit.address)
+    changes = compare(regset, entry, regs)
+    findings = _register_findings(changes, at)
+    if gate_type in ("interrupt", "interrupt16") and exit.kind != "return" and \
+            regs.get(regset.flags, 0) & RFLAGS_IF:
+        findings.append(Finding("interrupts-enabled-in-handler",
+                                "IF is set at the exit of an interrupt-gate handler: it ran "
+                                "with interrupts enabled", **at))
+    resumed = None
+    if exit.kind == "iret":
+        resumed = _judge_iret(frame, entry, exit, rsp, slot, regset, at, findings, changes)
+    elif exit.kind == "ret":
+        words = _words(exit.stack, slot)
+        landing = words[0] if words else None
+        findings.append(Finding(
+            "ret-instead-of-iret",
+            f"the handler returned with `{exit.mnemonic or 'ret'}` at {exit.address:#x}"
+            + (f" to {landing:#x}" if landing is not None else "")
+            + f": CS, RFLAGS{', RSP and SS' if slot == 8 else ''} stay on the stack", **at))
+    elif exit.kind == "return":
+        resumed = Context(regs, regs[regset.pc], regs.get("cs", entry.cs),
+                          regs.get(regset.flags, 0), rsp, regs.get("ss", entry.ss))
+        if rsp == frame.rip_slot + slot:
+            findings.append(Finding("ret-instead-of-iret",
+                                    f"the interrupted code resumed at {resumed.rip:#x} with RSP "
+                                    f"{rsp:#x} pointing at the saved CS: the handler used `ret`",
+                                    **at))
+        else:
+            _stack_restored(entry, resumed, at, findings, changes)
+    return Verdict(tuple(changes), sort_findings(findings), resumed)
+
+
+def _judge_iret(frame, entry, exit, rsp, slot, regset, at, findings, changes):
+    if rsp != frame.rip_slot:
+        if frame.has_error_code and rsp == frame.address:
+            findings.append(Finding(
+                "error-code-not-popped",
+                f"{exit.mnemonic or 'iret'} at {exit.address:#x} with RSP {rsp:#x} on the error "
+                f"code {frame.error_code:#x}: it will pop the error code as RIP",
+                details={"rsp": rsp, "expected_rsp": frame.rip_slot}, **at))
+        else:
+            delta = rsp - frame.rip_slot
+            how = (f"{-delta} bytes left on the stack" if delta < 0
+                   else f"{delta} bytes popped too many")
+            findings.append(Finding(
+                "stack-imbalance-at-iret",
+                f"{exit.mnemonic or 'iret'} at {exit.address:#x} with RSP {rsp:#x}, "
+                f"{abs(delta)} bytes {'below' if delta < 0 else 'above'} the saved RIP at "
+                f"{frame.rip_slot:#x} ({how})",
+                details={"rsp": rsp, "expected_rsp": frame.rip_slot, "bytes": delta}, **at))
+        return None
+    words = _words(exit.stack, slot)
+    rip, cs, rflags = words[0], words[1] & 0xFFFF, words[2]
+    outward = (cs & 3) != exit.cpl
+    if slot == 8 or outward:
+        new_rsp, new_ss = words[3], words[4] & 0xFFFF
+    else:
+        new_rsp, new_ss = rsp + 3 * slot, entry.ss
+    resumed = Context(exit.registers, rip, cs, rflags, new_rsp, new_ss)
+    modified = []
+    if rip != entry.rip:
+        delta = rip - entry.rip
+        modified.append(f"resumes {abs(delta)} bytes {'later' if delta > 0 else 'earlier'} "
+                        f"({entry.rip:#x} -> {rip:#x})")
+        changes.append(RegisterChange("rip" if slot == 8 else "eip", "frame", entry.rip, rip))
+    if cs != entry.cs:
+        modified.append(f"CS {entry.cs:#x} -> {cs:#x}")
+        changes.append(RegisterChange("cs", "frame", entry.cs, cs))
+    if rflags != entry.rflags:
+        flipped = rflags ^ entry.rflags
+        modified.append(f"RFLAGS {entry.rflags:#x} -> {rflags:#x} "
+                        f"({' '.join(n for n in rflags_names(flipped) if not n.startswith('IOPL'))})")
+        changes.append(RegisterChange("rflags" if slot == 8 else "eflags", "frame",
+                                      entry.rflags, rflags))
+    if modified:
+        findings.append(Finding("frame-modified", "the handler changed its frame: " +
+                                "; ".join(modified), **at))
+    _stack_restored(entry, resumed, at, findings, changes)
+    return resumed
+
+
+def _stack_restored(entry, resumed, at, findings, changes):
+    wrong = []
+    if resumed.rsp != entry.rsp:
+        wrong.append(f"RSP {entry.rsp:#x} -> {resumed.rsp:#x} ({resumed.rsp - entry.rsp:+d})")
+        changes.append(RegisterChange("rsp", "stack", entry.rsp, resumed.rsp))
+    if resumed.ss != entry.ss:
+        wrong.append(f"SS {entry.ss:#x} -> {resumed.ss:#x}")
+        changes.append(RegisterChange("ss", "stack", entry.ss, resumed.ss))
+    if wrong:
+        findings.append(Finding("stack-not-restored",
+                                "the interrupted code resumes with " + ", ".join(wrong), **at))

@@ -1,0 +1,76 @@
+"""Register state at a handler's entry and exit, and what it means for the
+interrupted context.
+
+At entry the CPU has changed only RIP, CS, RFLAGS, RSP and SS (and pushed
+their old values in the frame); every other register still holds the
+interrupted code's value.  The interrupted context is therefore the live
+registers with those five replaced by the frame's.
+"""
+
+from dataclasses import dataclass, field
+from typing import Dict, Tuple
+
+from .frame import InterruptFrame
+
+
+@dataclass(frozen=True)
+class RegisterSet:
+    """Names in GDB's register set for one architecture, grouped by rule."""
+
+    general: Tuple[str, ...]
+    segments: Tuple[str, ...]
+    bases: Tuple[str, ...]
+    simd: Tuple[str, ...]
+    pc: str
+    sp: str
+    flags: str = "eflags"
+
+    @property
+    def tracked(self) -> Tuple[str, ...]:
+        return self.general + self.segments + self.bases + self.simd
+
+    @property
+    def at_exit(self) -> Tuple[str, ...]:
+        """What an exit reads: the tracked registers plus pc, sp, flags."""
+        return self.tracked + (self.pc, self.sp, self.flags)
+
+
+X86_64 = RegisterSet(
+    general=("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
+             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"),
+    segments=("ds", "es", "fs", "gs"),
+    bases=("fs_base", "gs_base", "k_gs_base"),
+    simd=tuple(f"xmm{i}" for i in range(16)) + ("mxcsr", "fctrl", "fstat"),
+    pc="rip", sp="rsp")
+
+I386 = RegisterSet(
+    general=("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp"),
+    segments=("ds", "es", "fs", "gs"),
+    bases=(),
+    simd=tuple(f"xmm{i}" for i in range(8)) + ("mxcsr", "fctrl", "fstat"),
+    pc="eip", sp="esp")
+
+
+def register_set(bits: int) -> RegisterSet:
+    return X86_64 if bits == 64 else I386
+
+
+@dataclass(frozen=True)
+class Context:
+    """Register values of the interrupted code (or of the code being resumed)."""
+
+    values: Dict[str, int]
+    rip: int
+    cs: int
+    rflags: int
+    rsp: int
+    ss: int = field(default=0)
+
+
+def interrupted_context(live: Dict[str, int], frame: InterruptFrame, live_ss: int) -> Context:
+    """The context the handler must give back, from entry registers + frame."""
+    if frame.rsp is not None:
+        rsp, ss = frame.rsp, frame.ss
+    else:   # 32-bit, no privilege change: the CPU pushed onto the interrupted stack
+        rsp, ss = frame.top, live_ss
+    return Context(dict(live), frame.rip, frame.cs, frame.rflags, rsp, ss)
