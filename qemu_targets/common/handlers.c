@@ -8,8 +8,6 @@
 #include "exc.h"
 #include "isr.h"
 
-#define HANDLER_SP ((ureg_t)__builtin_frame_address(0))
-
 ISR void isr_divide_error(struct iframe *f)
 {
 	fault_fixup(0, f, 0, 0, 0);

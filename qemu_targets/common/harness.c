@@ -41,6 +41,8 @@ int run_case(const struct fault_case *c)
 		fault_resume_rip = (ureg_t)c->resume;
 		expected_fault_rip = want_ip;
 	}
+	if (c->xmm)
+		canary_xmm_reset();
 	if (c->user)
 		run_user(c->harness);
 	else
@@ -48,7 +50,8 @@ int run_case(const struct fault_case *c)
 	expected_fault_rip = 0;
 
 	print_event(c);
-	ok &= check_eq("events handled", exc_log.count, 1);
+	ok &= check_eq("events handled", exc_log.count,
+		       c->events ? c->events : 1);
 	ok &= check_eq("vector", exc_log.vector, c->vector);
 	ok &= check(exc_log.has_error == c->has_error,
 		    c->has_error ? "no error code recorded"
@@ -76,6 +79,10 @@ int run_case(const struct fault_case *c)
 				  c->stack_lo, c->stack_hi);
 	ok &= check(canary_check() == 0, "registers changed across the %s",
 		    exc_name(c->vector));
+	if (c->xmm)
+		ok &= check(canary_xmm_check() == 0,
+			    "xmm registers changed across the %s",
+			    exc_name(c->vector));
 	return ok;
 }
 
@@ -83,5 +90,18 @@ int run_pf_case(const struct fault_case *c)
 {
 	canary_reset();
 	canary_set(CANARY_AX, (ureg_t)c->cr2);
+	return run_case(c);
+}
+
+int run_int_case(const struct fault_case *c)
+{
+	canary_reset();
+	return run_case(c);
+}
+
+int run_gp_case(const struct fault_case *c)
+{
+	canary_reset();
+	canary_set(CANARY_AX, BAD_SELECTOR); /* mov %ax, %ds */
 	return run_case(c);
 }

@@ -35,3 +35,9 @@ void idt_init(void)
 
 	idt_load();
 }
+
+void idt_install(unsigned vector, const void *handler)
+{
+	if (handler)
+		idt_set_gate(vector, handler, GATE_INTERRUPT, 0, 0);
+}

@@ -6,6 +6,8 @@
 
 /* GCC __attribute__((interrupt)) handlers (handlers.c, and the x86_64 #DF). */
 #define ISR __attribute__((interrupt))
+/* Where a C handler runs (exc_log.handler_sp). */
+#define HANDLER_SP ((ureg_t)__builtin_frame_address(0))
 ISR void isr_divide_error(struct iframe *f);
 ISR void isr_overflow(struct iframe *f);
 ISR void isr_invalid_opcode(struct iframe *f);
@@ -32,5 +34,12 @@ void nmi_handler(struct regs *r);
 void debug_handler(struct regs *r);
 NORETURN void unexpected_exception(struct exc_frame *e);
 NORETURN void unexpected_interrupt(struct regs *r);
+
+/* C halves of the handlers that scenarios install (CALL_LOG_TRAP and
+ * CALL_FAULT in <arch>/asm.h): log a software interrupt that returns to the
+ * next instruction; or log a fault and resume at fault_resume_rip (reads
+ * CR2 for vector 14). */
+void stub_log_trap(ureg_t vector, struct iframe *f);
+void stub_fault(ureg_t vector, struct iframe *f, ureg_t error);
 
 #endif

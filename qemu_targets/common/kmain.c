@@ -30,6 +30,8 @@ void kmain(uint32_t magic, uint32_t mbi_addr)
 	gdt_init();
 	idt_init();
 	pic_init();
+	if (s->install)
+		s->install(); /* its own gates: in place at scenario_start */
 
 	scenario_start();
 	finish(s->run());

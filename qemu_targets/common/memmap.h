@@ -10,6 +10,7 @@ extern char _kernel_start[], _kernel_end[];
 extern char boot_stack[], boot_stack_top[];     /* kmain */
 extern char kernel_stack[], kernel_stack_top[]; /* TSS RSP0/ESP0 */
 extern char user_stack[], user_stack_top[];     /* ring 3 */
+extern char thread_b_stack[], thread_b_stack_top[]; /* task-switch */
 extern char ist1_stack[], ist1_stack_top[];     /* x86_64 #DF */
 extern char ist2_stack[], ist2_stack_top[];     /* x86_64 NMI */
 extern char double_fault_stack[], double_fault_stack_top[]; /* i386 #DF task */

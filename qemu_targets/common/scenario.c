@@ -3,28 +3,30 @@
 #include "string.h"
 
 const struct scenario common_scenarios[] = {
-	{ "idle", sc_idle },
-	{ "divide-error", sc_divide_error },
-	{ "breakpoint", sc_breakpoint },
-	{ "invalid-opcode", sc_invalid_opcode },
-	{ "gp-selector", sc_gp_selector },
-	{ "np-gate", sc_np_gate },
-	{ "pf-read-not-present", sc_pf_read_not_present },
-	{ "pf-write-not-present", sc_pf_write_not_present },
-	{ "pf-write-readonly", sc_pf_write_readonly },
-	{ "pf-user-read-supervisor", sc_pf_user_read_supervisor },
-	{ "pf-user-write-readonly", sc_pf_user_write_readonly },
-	{ "pf-user-read-not-present", sc_pf_user_read_not_present },
-	{ "user-breakpoint", sc_user_breakpoint },
-	{ "int14", sc_int14 },
-	{ "nmi", sc_nmi },
-	{ "double-fault", sc_double_fault },
-	{ "timer", sc_timer },
-	{ NULL, NULL },
+	{ "idle", sc_idle, NULL },
+	{ "divide-error", sc_divide_error, NULL },
+	{ "breakpoint", sc_breakpoint, NULL },
+	{ "invalid-opcode", sc_invalid_opcode, NULL },
+	{ "gp-selector", sc_gp_selector, NULL },
+	{ "np-gate", sc_np_gate, NULL },
+	{ "pf-read-not-present", sc_pf_read_not_present, NULL },
+	{ "pf-write-not-present", sc_pf_write_not_present, NULL },
+	{ "pf-write-readonly", sc_pf_write_readonly, NULL },
+	{ "pf-user-read-supervisor", sc_pf_user_read_supervisor, NULL },
+	{ "pf-user-write-readonly", sc_pf_user_write_readonly, NULL },
+	{ "pf-user-read-not-present", sc_pf_user_read_not_present, NULL },
+	{ "user-breakpoint", sc_user_breakpoint, NULL },
+	{ "int14", sc_int14, NULL },
+	{ "nmi", sc_nmi, NULL },
+	{ "double-fault", sc_double_fault, NULL },
+	{ "timer", sc_timer, NULL },
+	{ NULL, NULL, NULL },
 };
 
-static const struct scenario *const tables[] = { common_scenarios,
-						 arch_scenarios };
+static const struct scenario *const tables[] = {
+	common_scenarios, bad_scenarios, style_scenarios, nesting_scenarios,
+	arch_scenarios,
+};
 
 const struct scenario *scenario_find(const char *name)
 {

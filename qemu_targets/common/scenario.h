@@ -1,10 +1,12 @@
 /*
  * Scenarios: a name on the kernel command line -> a function returning 1 on
  * PASS. To add one: write int sc_<name>(void) (usually a struct fault_case
- * and run_case()), add its trigger to triggers.S, and a row to the table in
- * scenario.c (or <arch>/scenarios.c when it only exists on one arch). A
- * scenario may install its own handler with idt_set_gate() before
- * triggering; the IDT is rebuilt on every boot.
+ * and run_case()), add its trigger to triggers.S, and a row to a table
+ * (scenario.c's, one of the sc_*.c ones, or <arch>/scenarios.c when it only
+ * exists on one arch). A scenario that brings its own handler installs it
+ * in its install hook, with idt_set_gate(): kmain runs the hook before
+ * scenario_start(), so the debugger finds the final IDT there. The IDT is
+ * rebuilt on every boot, so there is nothing to undo.
  */
 #ifndef SCENARIO_H
 #define SCENARIO_H
@@ -14,10 +16,15 @@
 struct scenario {
 	const char *name;
 	int (*run)(void);
+	void (*install)(void); /* optional: set gates etc. before scenario_start */
 };
 
-/* NULL-terminated tables: scenario.c and <arch>/scenarios.c. */
+/* NULL-terminated tables, listed in this order: scenario.c, sc_bad.c,
+ * sc_style.c, sc_nesting.c, <arch>/scenarios.c. */
 extern const struct scenario common_scenarios[];
+extern const struct scenario bad_scenarios[];
+extern const struct scenario style_scenarios[];
+extern const struct scenario nesting_scenarios[];
 extern const struct scenario arch_scenarios[];
 
 const struct scenario *scenario_find(const char *name);
@@ -54,6 +61,8 @@ struct fault_case {
 	const void *cr2;          /* #PF: expected CR2 */
 	const char *cr2_name;
 	const void *stack_lo, *stack_hi; /* the handler must run here (IST) */
+	unsigned events;          /* events the handlers log; 0 means 1 */
+	int xmm;                  /* a CANARY_XMM_TRIGGER harness: check xmm */
 };
 
 #define CASE_TRIGGER(name)                                                     \
@@ -65,6 +74,19 @@ struct fault_case {
 int run_case(const struct fault_case *c);
 /* #PF case: the address register (CANARY_AX) is the faulting address. */
 int run_pf_case(const struct fault_case *c);
+/* #GP case: `mov %ax, %ds` with A = BAD_SELECTOR (see GP_CASE). */
+int run_gp_case(const struct fault_case *c);
+/* Software-interrupt case (see SOFT_INT_CASE): all canaries default. */
+int run_int_case(const struct fault_case *c);
+
+/* `int $vector` through harness <name>: a trap, no error code. */
+#define SOFT_INT_CASE(name, vec)                                               \
+	(&(struct fault_case){ CASE_TRIGGER(name), .kind = CASE_TRAP,          \
+			       .vector = (vec) })
+/* #GP(BAD_SELECTOR) from `mov %ax, %ds` in harness <name>; for run_gp_case. */
+#define GP_CASE(name)                                                          \
+	(&(struct fault_case){ CASE_TRIGGER(name), .vector = 13,               \
+			       .has_error = 1, .error = BAD_SELECTOR })
 
 /* Every scenario function. */
 int sc_idle(void);

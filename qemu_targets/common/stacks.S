@@ -22,6 +22,7 @@ name##_top:
 STACK(boot_stack, 16384)
 STACK(kernel_stack, 16384)
 STACK(user_stack, 16384)
+STACK(thread_b_stack, 16384)    /* task-switch's second thread */
 #ifdef __x86_64__
 STACK(ist1_stack, 8192)         /* #DF */
 STACK(ist2_stack, 8192)         /* NMI */

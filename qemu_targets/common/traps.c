@@ -51,6 +51,16 @@ void debug_handler(struct regs *r)
 	f->flags &= ~EFLAGS_TF;
 }
 
+void stub_log_trap(ureg_t vector, struct iframe *f)
+{
+	exc_log_event((unsigned)vector, f, 0, 0, 0, HANDLER_SP);
+}
+
+void stub_fault(ureg_t vector, struct iframe *f, ureg_t error)
+{
+	fault_fixup((unsigned)vector, f, 1, error, vector == 14 ? read_cr2() : 0);
+}
+
 static int is_code_selector(ureg_t sel)
 {
 	return sel == SEL_KCODE || sel == SEL_UCODE;

@@ -27,6 +27,7 @@
 #define CANARY_BP 6
 #define CANARY_NREGS 7 /* every GPR but esp (checked separately) */
 #define CANARY_SP_NAME "esp"
+#define CANARY_NXMM 8 /* xmm registers the SSE harness checks */
 
 #ifndef __ASSEMBLER__
 #include "types.h"

@@ -27,6 +27,8 @@ void double_fault_task(ureg_t error)
 	canary_actual[CANARY_DI] = tss.edi;
 	canary_actual[CANARY_BP] = tss.ebp;
 	canary_sp_after = tss.esp;
+	canary_ds_after = (uint16_t)tss.ds;
+	canary_es_after = (uint16_t)tss.es;
 	ok &= check(canary_check() == 0,
 		    "faulting registers (saved in the TSS) are not the canaries");
 	finish(ok);

@@ -32,6 +32,7 @@
 #define CANARY_R15 14
 #define CANARY_NREGS 15 /* every GPR but rsp (checked separately) */
 #define CANARY_SP_NAME "rsp"
+#define CANARY_NXMM 16 /* xmm registers the SSE harness checks */
 
 #ifndef __ASSEMBLER__
 #include "types.h"

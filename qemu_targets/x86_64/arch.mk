@@ -5,3 +5,5 @@ x86_64_CFLAGS  := -m64 -mcmodel=small -mno-red-zone
 x86_64_LDFLAGS := -m elf_x86_64
 # QEMU's -kernel multiboot loader refuses ELF64, so also ship an ELF32 copy.
 x86_64_IMAGES  := kernel.elf kernel.elf32
+# Objects from foreign/ (other compilers; see the Makefile).
+x86_64_FOREIGN := style_clang style_rust

@@ -10,11 +10,15 @@
 #define LABEL(name) .globl name; name:
 #define WORD .quad
 
-/* Arch-neutral operand names for the shared triggers.S. */
+/* Arch-neutral names for the shared .S files (triggers.S, bad_isr.S, ...). */
 #define R_AX %rax
 #define R_BX %rbx
 #define R_CX %rcx
 #define MEM(sym) sym(%rip)
+#define R_SP %rsp
+#define IRET iretq
+#define WSIZE 8			/* bytes per push */
+#define GPRS_SIZE (15 * 8)	/* what PUSH_GPRS pushes: sizeof(struct regs) */
 
 	.section .note.GNU-stack, "", @progbits
 
@@ -68,9 +72,65 @@
 .endm
 
 /*
+ * Calls from the stubs that a scenario installs (after PUSH_GPRS, or
+ * whatever the stub saved): stub_log_trap(vector, frame) for a software
+ * interrupt; stub_fault(vector, frame, error) for a fault whose error code
+ * is at err_off(%rsp), the CPU frame right above it. Clobber the scratch
+ * registers and rbx.
+ */
+.macro CALL_LOG_TRAP vector, frame_off
+	mov $\vector, %edi
+	lea \frame_off(%rsp), %rsi
+	CALL_ALIGNED stub_log_trap
+.endm
+
+.macro CALL_FAULT vector, err_off
+	mov $\vector, %edi
+	lea \err_off+8(%rsp), %rsi
+	mov \err_off(%rsp), %rdx
+	CALL_ALIGNED stub_fault
+.endm
+
+/*
  * Canary harness (see common/canary.h). RIP-relative loads and stores need
  * no base register, so all 15 GPRs carry canaries.
  */
+.macro CANARY_LOAD table		/* every GPR from table[CANARY_xx] */
+	mov \table + 8*CANARY_AX(%rip), %rax
+	mov \table + 8*CANARY_BX(%rip), %rbx
+	mov \table + 8*CANARY_CX(%rip), %rcx
+	mov \table + 8*CANARY_DX(%rip), %rdx
+	mov \table + 8*CANARY_SI(%rip), %rsi
+	mov \table + 8*CANARY_DI(%rip), %rdi
+	mov \table + 8*CANARY_BP(%rip), %rbp
+	mov \table + 8*CANARY_R8(%rip), %r8
+	mov \table + 8*CANARY_R9(%rip), %r9
+	mov \table + 8*CANARY_R10(%rip), %r10
+	mov \table + 8*CANARY_R11(%rip), %r11
+	mov \table + 8*CANARY_R12(%rip), %r12
+	mov \table + 8*CANARY_R13(%rip), %r13
+	mov \table + 8*CANARY_R14(%rip), %r14
+	mov \table + 8*CANARY_R15(%rip), %r15
+.endm
+
+.macro CANARY_STORE table		/* every GPR into table[CANARY_xx] */
+	mov %rax, \table + 8*CANARY_AX(%rip)
+	mov %rbx, \table + 8*CANARY_BX(%rip)
+	mov %rcx, \table + 8*CANARY_CX(%rip)
+	mov %rdx, \table + 8*CANARY_DX(%rip)
+	mov %rsi, \table + 8*CANARY_SI(%rip)
+	mov %rdi, \table + 8*CANARY_DI(%rip)
+	mov %rbp, \table + 8*CANARY_BP(%rip)
+	mov %r8, \table + 8*CANARY_R8(%rip)
+	mov %r9, \table + 8*CANARY_R9(%rip)
+	mov %r10, \table + 8*CANARY_R10(%rip)
+	mov %r11, \table + 8*CANARY_R11(%rip)
+	mov %r12, \table + 8*CANARY_R12(%rip)
+	mov %r13, \table + 8*CANARY_R13(%rip)
+	mov %r14, \table + 8*CANARY_R14(%rip)
+	mov %r15, \table + 8*CANARY_R15(%rip)
+.endm
+
 .macro CANARY_ENTER name
 	.text
 FUNC(canary_\name)
@@ -81,40 +141,21 @@ FUNC(canary_\name)
 	push %r14
 	push %r15
 	mov %rsp, canary_sp_before(%rip)
-	mov canary_expected + 8*CANARY_AX(%rip), %rax
-	mov canary_expected + 8*CANARY_BX(%rip), %rbx
-	mov canary_expected + 8*CANARY_CX(%rip), %rcx
-	mov canary_expected + 8*CANARY_DX(%rip), %rdx
-	mov canary_expected + 8*CANARY_SI(%rip), %rsi
-	mov canary_expected + 8*CANARY_DI(%rip), %rdi
-	mov canary_expected + 8*CANARY_BP(%rip), %rbp
-	mov canary_expected + 8*CANARY_R8(%rip), %r8
-	mov canary_expected + 8*CANARY_R9(%rip), %r9
-	mov canary_expected + 8*CANARY_R10(%rip), %r10
-	mov canary_expected + 8*CANARY_R11(%rip), %r11
-	mov canary_expected + 8*CANARY_R12(%rip), %r12
-	mov canary_expected + 8*CANARY_R13(%rip), %r13
-	mov canary_expected + 8*CANARY_R14(%rip), %r14
-	mov canary_expected + 8*CANARY_R15(%rip), %r15
+	mov %ds, canary_ds_before(%rip)
+	mov %es, canary_es_before(%rip)
+	CANARY_LOAD canary_expected
 .endm
 
+/* Records, then undoes, whatever the handler did to rsp, DS and ES, so a
+ * broken handler's damage is reported instead of crashing the harness. */
 .macro CANARY_LEAVE name
 	mov %rsp, canary_sp_after(%rip)
-	mov %rax, canary_actual + 8*CANARY_AX(%rip)
-	mov %rbx, canary_actual + 8*CANARY_BX(%rip)
-	mov %rcx, canary_actual + 8*CANARY_CX(%rip)
-	mov %rdx, canary_actual + 8*CANARY_DX(%rip)
-	mov %rsi, canary_actual + 8*CANARY_SI(%rip)
-	mov %rdi, canary_actual + 8*CANARY_DI(%rip)
-	mov %rbp, canary_actual + 8*CANARY_BP(%rip)
-	mov %r8, canary_actual + 8*CANARY_R8(%rip)
-	mov %r9, canary_actual + 8*CANARY_R9(%rip)
-	mov %r10, canary_actual + 8*CANARY_R10(%rip)
-	mov %r11, canary_actual + 8*CANARY_R11(%rip)
-	mov %r12, canary_actual + 8*CANARY_R12(%rip)
-	mov %r13, canary_actual + 8*CANARY_R13(%rip)
-	mov %r14, canary_actual + 8*CANARY_R14(%rip)
-	mov %r15, canary_actual + 8*CANARY_R15(%rip)
+	CANARY_STORE canary_actual
+	mov %ds, canary_ds_after(%rip)
+	mov %es, canary_es_after(%rip)
+	mov canary_sp_before(%rip), %rsp
+	mov canary_ds_before(%rip), %ds
+	mov canary_es_before(%rip), %es
 	pop %r15
 	pop %r14
 	pop %r13

@@ -1,5 +1,6 @@
 /* Triggers that only exist in long mode (see common/triggers.S). */
 #include "asm.h"
+#include "vectors.h"
 
 /* Reserved bit 51 in the PTE: #PF with P|RSVD on any access. */
 CANARY_TRIGGER pf_reserved_bit, mov (%rax), %rbx
@@ -18,3 +19,8 @@ LABEL(fault_resume_pf_instruction_fetch)
 	add $8, %rsp        /* drop the faulting call's return address */
 1:
 CANARY_LEAVE pf_instruction_fetch
+
+/* Long-mode-only handlers that scenarios install (vectors.h). */
+CANARY_TRIGGER bad_red_zone, int $VEC_BAD_RED_ZONE
+CANARY_TRIGGER style_rust, int $VEC_STYLE_RUST
+CANARY_TRIGGER style_rust_err, mov %ax, %ds
