@@ -78,6 +78,22 @@ class IdtLoadWatch(gdb.Breakpoint):
         return False
 
 
+class IdtWriteWatch(gdb.Breakpoint):
+    """Internal hardware write watchpoint on the IDT: re-resolve vectors when
+    the kernel rewrites a gate (a scenario installing its own handler)."""
+
+    def __init__(self, base, size, registry):
+        super().__init__(f"*(char (*)[{size}]) {base:#x}", gdb.BP_WATCHPOINT, gdb.WP_WRITE,
+                         internal=True)
+        self.span = (base, size)
+        self.registry = registry
+
+    def stop(self):
+        with TARGET.stopped_in_breakpoint():
+            self.registry.refresh(defer_deletes=True)
+        return False
+
+
 class Registry:
     def __init__(self):
         self.vectors = {}         # vector -> Arming
@@ -85,6 +101,7 @@ class Registry:
         self.armed = {}           # address -> vectors armed there
         self.pending = {}         # vector -> reason
         self.lidt_watches = []
+        self.idt_watch = None     # IdtWriteWatch over the loaded table
         self.doomed = []          # breakpoints to delete at the next real stop
         self._defer = False
 
@@ -141,7 +158,9 @@ class Registry:
             self._sync({})
             self.pending = {}
             self._watch_lidt(False)
+            self._watch_idt(None)
             return
+        view = None
         try:
             view = read_idt(TARGET)
             gdt = Gdt.read(TARGET, view.cpu.gdtr)
@@ -151,7 +170,8 @@ class Registry:
             result = plan(None, self.vectors, unavailable=str(error))
         self.pending = result.pending
         self._sync(result.armed)
-        self._watch_lidt(bool(self.pending))
+        self._watch_lidt(bool(self.pending) or view is None)
+        self._watch_idt(view)
 
     def _delete(self, breakpoint):
         if self._defer:
@@ -178,6 +198,23 @@ class Registry:
             if bp is None:
                 self.breakpoints[address] = HandlerBreakpoint(address, hardware, self)
         self.armed = dict(armed)
+
+    def _watch_idt(self, view):
+        """Keep one write watchpoint over the table.  Not under --hw (KVM), where
+        debug registers cannot watch 4 KiB."""
+        span = None
+        if view is not None and not any(a.hardware for a in self.vectors.values()):
+            span = (view.cpu.idtr.base, view.entries * view.cpu.mode.gate_size)
+        if self.idt_watch is not None and self.idt_watch.span == span:
+            return
+        if self.idt_watch is not None:
+            self._delete(self.idt_watch)
+            self.idt_watch = None
+        if span is not None:
+            try:
+                self.idt_watch = IdtWriteWatch(span[0], span[1], self)
+            except gdb.error:
+                self.idt_watch = None   # the target cannot watch: re-resolve at stops only
 
     def _watch_lidt(self, wanted):
         if not wanted:

@@ -74,19 +74,24 @@ def _register_findings(changes, base: Dict) -> List[Finding]:
 
 
 def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_type: str,
-               exit: ExitObservation, base: Dict) -> Verdict:
-    """``base`` carries the Finding fields shared by all (vector, cpu, handler)."""
+               exit: ExitObservation, enabled_interrupts_at: Optional[int], base: Dict) -> Verdict:
+    """``base`` carries the Finding fields shared by all (vector, cpu, handler);
+    ``enabled_interrupts_at`` is where a nested entry found IF set inside it."""
     regs = exit.registers
     rsp = exit.sp
     slot = frame.slot
     at = dict(base, address=exit.address)
     changes = compare(regset, entry, regs)
     findings = _register_findings(changes, at)
-    if gate_type in ("interrupt", "interrupt16") and exit.kind != "return" and \
-            regs.get(regset.flags, 0) & RFLAGS_IF:
-        findings.append(Finding("interrupts-enabled-in-handler",
-                                "IF is set at the exit of an interrupt-gate handler: it ran "
-                                "with interrupts enabled", **at))
+    if gate_type in ("interrupt", "interrupt16"):
+        if enabled_interrupts_at is not None:
+            findings.append(Finding("interrupts-enabled-in-handler",
+                                    f"an interrupt nested at {enabled_interrupts_at:#x} with IF "
+                                    f"set: this interrupt-gate handler enabled interrupts", **at))
+        elif exit.kind != "return" and regs.get(regset.flags, 0) & RFLAGS_IF:
+            findings.append(Finding("interrupts-enabled-in-handler",
+                                    "IF is set at the exit of an interrupt-gate handler: it ran "
+                                    "with interrupts enabled", **at))
     resumed = None
     if exit.kind == "iret":
         resumed = _judge_iret(frame, entry, exit, rsp, slot, regset, at, findings, changes)

@@ -24,6 +24,10 @@ STACK_WINDOW = 64 * 1024
 # How far from its frame's saved RIP an iret may find RSP and still be judged
 # as that run's (unbalanced) exit.
 IMBALANCE_WINDOW = 256
+# An entry whose interrupted RSP lies this far below an open run's frame is
+# nested in it; farther away it is on another thread's stack.
+NEST_WINDOW = 16 * 1024
+RFLAGS_IF = 1 << 9
 
 
 @dataclass
@@ -35,8 +39,9 @@ class HandlerRun:
     gate_type: str
     frame: InterruptFrame
     entry: Context
-    depth: int                               # open runs on this CPU below it
+    depth: int                               # runs this one is nested in
     exit: Optional[ExitObservation] = None
+    enabled_interrupts_at: Optional[int] = None   # where a nested entry saw IF set
     verdict: Optional[Verdict] = None
     lost: str = ""                           # why it was dropped unmatched
 
@@ -74,8 +79,12 @@ class Tracker:
         # a run whose frame is re-used by this entry has returned unseen
         for stale in [r for r in runs if r.frame.address == frame.address]:
             self._drop(runs, stale, "its frame was reused by a later entry")
+        parents = [r for r in runs if r.frame.address - NEST_WINDOW <= entry.rsp <= r.frame.address]
+        if parents and entry.rflags & RFLAGS_IF:
+            # the handler we interrupted was running with interrupts enabled
+            parents[-1].enabled_interrupts_at = parents[-1].enabled_interrupts_at or entry.rip
         run = HandlerRun(next(self._sequence), cpu, tuple(vectors), handler, gate_type, frame,
-                         entry, depth=len(runs))
+                         entry, depth=len(parents))
         runs.append(run)
         if len(runs) > MAX_OPEN_PER_CPU:
             self._drop(runs, runs[0], "too many runs open on this CPU")
@@ -119,7 +128,7 @@ class Tracker:
         self.open[cpu].remove(run)
         run.exit = observation
         run.verdict = judge_exit(register_set(run.frame.bits), run.frame, run.entry, run.gate_type,
-                                 observation,
+                                 observation, run.enabled_interrupts_at,
                                  {"vector": run.vector, "cpu": cpu, "handler": run.handler})
         self._account(run)
         return run

@@ -96,9 +96,18 @@ def frame_doc(report) -> Dict[str, Any]:
         notes=list(report.notes), rejected=list(frame.rejected))
 
 
+# Finding details that hold addresses (hex strings in JSON); others are counts.
+_ADDRESS_DETAILS = {"rsp", "expected_rsp"}
+
+
+def _detail(key, value):
+    if key == "registers":
+        return {name: [hex_or_none(a), hex_or_none(b)] for name, (a, b) in value.items()}
+    return hex_or_none(value) if key in _ADDRESS_DETAILS else value
+
+
 def finding_dict(finding) -> Dict[str, Any]:
-    details = {k: ({n: [hex_or_none(a), hex_or_none(b)] for n, (a, b) in v.items()}
-                   if k == "registers" else v) for k, v in finding.details.items()}
+    details = {key: _detail(key, value) for key, value in finding.details.items()}
     return {"rule": finding.rule, "severity": finding.severity, "vector": finding.vector,
             "cpu": finding.cpu, "address": hex_or_none(finding.address),
             "handler": hex_or_none(finding.handler), "message": finding.message,

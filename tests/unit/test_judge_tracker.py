@@ -110,7 +110,10 @@ def test_nested_runs_pair_by_frame():
     assert b.depth == 1
     assert tracker.exit(0, iret_at(inner)) is b
     assert tracker.exit(0, iret_at(outer)) is a
-    assert a.findings == () and b.findings == ()
+    assert b.findings == ()
+    # the inner frame saved IF=1: the outer interrupt-gate handler had enabled interrupts
+    assert rules(a) == ["interrupts-enabled-in-handler"]
+    assert "nested at 0x102010" in a.findings[0].message
     assert tracker.stats[(3,)].runs == 1 and tracker.stats[(6,)].max_depth == 1
 
 
