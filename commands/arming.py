@@ -4,7 +4,14 @@ pending and are re-resolved at every stop and right after every `lidt` the
 program executes.  Entries are decoded and recorded in the breakpoint's
 stop(); whether GDB stops depends on how each vector is armed:
 `isr-break` (stop at entry), `isr-watch` (stop at an exit with findings)
-or `isr-watch --no-stop` (record only).
+or `isr-watch --no-stop` and `isr-trace` (record only).
+
+The entry path is the debugger's interrupt latency: it reads the registers
+GDB already holds and the frame's bytes, and takes everything else (IDT,
+GDT, CPU mode) from the EntryCache, which is refreshed here at every real
+stop, after every `lidt` and after every write to the watched gates.  The
+full frame report (monitor, symbols, disassembly, page walk) is built only
+when a stop shows it.
 """
 
 from dataclasses import dataclass
@@ -12,23 +19,26 @@ from typing import Optional
 
 import gdb
 
-from gdbext.breakpoint_plan import plan, task_gate_entry
+from gdbext.breakpoint_plan import ArmingReport, VectorArming, plan, task_gate_entry
 from gdbext.disasm import DisassemblerMissing, lidt_sites
 from gdbext.elf import code_sections
+from gdbext.entry import decode_entry
 from gdbext.errors import IsrError
 from gdbext.frame_report import locate
 from gdbext.gdt import Gdt
 from gdbext.idt import read_idt
 from gdbext.render.text import render_frame, render_hit_header, render_run
-from gdbext.vectors import format_vector_list, vector
+from gdbext.snapshot import register_set
+from gdbext.status import LastStop
 
 from .base import style
-from .state import TARGET, TRACKER
+from .state import ENTRIES, SETTINGS, TARGET, TRACKER
 from .tracking import TRACKING
 
 BREAK = "break"           # stop at entry
 WATCH = "watch"           # stop at an exit that has findings
 RECORD = "record"         # never stop
+TRACE = "trace"           # never stop; isr-trace reports the runs
 
 @dataclass
 class Arming:
@@ -47,19 +57,60 @@ class HandlerBreakpoint(gdb.Breakpoint):
         self.address = address
         self.hardware = hardware
         self.registry = registry
-        self.report = None          # what the last stop decoded
+        self.entry = None           # what the last stop decoded (gdbext.entry.Entry)
         self.problem = None         # or why it could not
+        self._report = None
 
     def stop(self):
         with TARGET.stopped_in_breakpoint():
-            self.report, self.problem = None, None
+            self.entry, self.problem, self._report = None, None, None
+            if self.registry.breakpoints.get(self.address) is not self:
+                return False    # disarmed during a stop(); deleted at the next real stop
             try:
-                self.report = locate(TARGET, TRACKER)
-                TRACKING.enter(self.report, self.address)
+                view, live, sp, cs = read_entry_registers(self.address)
+                if TRACKING.repeated(TARGET.cpu, self.address, sp, TRACKING.covers(self.address)):
+                    return False    # the same entry again (see Tracking.repeated)
+                self.entry = read_entry(view, self.address, sp, cs)
+                TRACKING.enter(self.entry, live)
             except IsrError as error:
                 self.problem = str(error)
-            _set_convenience(self.report)
-            return self.registry.should_stop(self.address, self.report)
+            except KeyboardInterrupt:
+                return TRACKING.interrupt()
+            return self.registry.should_stop(self.address, self.entry)
+
+    @property
+    def report(self):
+        """The full FrameReport of the last entry, built when first asked for
+        (at a real stop: it reads the monitor, symbols and the page walk)."""
+        if self._report is None and self.problem is None and self.entry is not None:
+            try:
+                self._report = locate(TARGET, TRACKER)
+            except IsrError as error:
+                self.problem = str(error)
+        return self._report
+
+
+def _settings_key():
+    return (SETTINGS.idt_base, SETTINGS.idt_limit, SETTINGS.mode)
+
+
+def read_entry_registers(handler):
+    """(CpuView, live registers, sp, cs) at a handler's entry: the tables from
+    the EntryCache, the registers GDB holds for this stop."""
+    view = ENTRIES.view(TARGET, TARGET.cpu, _settings_key(), task_gate_entry)
+    sp_name = "rsp" if TARGET.address_bits == 64 else "esp"
+    names = register_set(view.bits).tracked + ("ss", "cs", sp_name)
+    live = TARGET.registers(names, optional=True, at=handler)
+    return view, live, live[sp_name], live.get("cs", 0)
+
+
+def read_entry(view, handler, sp, cs):
+    """The Entry at ``handler``: one read of the frame's bytes."""
+    if handler not in view.handlers and not view.reread:
+        # the table changed since it was read: read it again, once per view
+        view = ENTRIES.read(TARGET, _settings_key(), task_gate_entry)
+        view.reread = True
+    return decode_entry(TARGET, view, handler, sp, cs)
 
 
 class IdtLoadWatch(gdb.Breakpoint):
@@ -103,6 +154,8 @@ class Registry:
         self.lidt_watches = []
         self.idt_watch = None     # IdtWriteWatch over the loaded table
         self.doomed = []          # breakpoints to delete at the next real stop
+        self.last_stop = None     # LastStop: what the last stop was, if one of ours
+        self.watch_writes = True  # `set isr idt-watch`: follow writes to armed gates at once
         self._defer = False
 
     # -- changes ------------------------------------------------------------------
@@ -112,10 +165,10 @@ class Registry:
             self.vectors[v] = Arming(mode, hardware or previous.hardware, condition)
         self.refresh()
 
-    def remove(self, vectors):
+    def remove(self, vectors, defer_deletes=False):
         for v in vectors:
             self.vectors.pop(v, None)
-        self.refresh()
+        self.refresh(defer_deletes)
 
     def forget_breakpoint(self, breakpoint):
         """The user deleted one of our breakpoints: its vectors are disarmed."""
@@ -137,6 +190,7 @@ class Registry:
                  if self.vectors[v].mode == BREAK]
         if not armed:
             return False
+        _set_convenience(report)    # for the condition and the breakpoint's commands
         conditions = [self.vectors[v].condition for v in armed]
         if not conditions or any(c is None for c in conditions):
             return True
@@ -161,11 +215,14 @@ class Registry:
             self._watch_idt(None)
             return
         view = None
+        ENTRIES.invalidate()
         try:
             view = read_idt(TARGET)
             gdt = Gdt.read(TARGET, view.cpu.gdtr)
             result = plan(view, self.vectors,
                           task_entry=lambda sel: task_gate_entry(TARGET, gdt, sel))
+            ENTRIES.store(view, gdt, lambda sel: task_gate_entry(TARGET, gdt, sel),
+                          _settings_key())
         except IsrError as error:
             result = plan(None, self.vectors, unavailable=str(error))
         self.pending = result.pending
@@ -175,9 +232,17 @@ class Registry:
 
     def _delete(self, breakpoint):
         if self._defer:
-            self.doomed.append(breakpoint)
+            self.retire(breakpoint)
         elif breakpoint.is_valid():
             breakpoint.delete()
+
+    def retire(self, breakpoint):
+        """Delete ``breakpoint`` at the next real stop: inside a stop() GDB must
+        not delete breakpoints.  Disabling it takes it out of the target at
+        once (a trace that reached its --limit costs nothing more)."""
+        if breakpoint.is_valid():
+            breakpoint.enabled = False
+        self.doomed.append(breakpoint)
 
     def _delete_doomed(self):
         doomed, self.doomed = self.doomed, []
@@ -198,13 +263,20 @@ class Registry:
             if bp is None:
                 self.breakpoints[address] = HandlerBreakpoint(address, hardware, self)
         self.armed = dict(armed)
+        TRACKING.release(self.armed, self._delete)
 
     def _watch_idt(self, view):
-        """Keep one write watchpoint over the table.  Not under --hw (KVM), where
-        debug registers cannot watch 4 KiB."""
+        """Keep one write watchpoint over the gates of the armed vectors (the
+        first to the last).  Not under --hw (KVM), where debug registers cannot
+        watch 4 KiB.  GDB re-reads a watched span each time it inserts
+        breakpoints, twice per handler breakpoint hit, so the span is no
+        wider than the vectors need."""
         span = None
-        if view is not None and not any(a.hardware for a in self.vectors.values()):
-            span = (view.cpu.idtr.base, view.entries * view.cpu.mode.gate_size)
+        inside = [v for v in self.vectors if view is not None and v < view.entries]
+        if inside and self.watch_writes and not any(a.hardware for a in self.vectors.values()):
+            size = view.cpu.mode.gate_size
+            first, last = min(inside), max(inside)
+            span = (view.cpu.idtr.base + first * size, (last - first + 1) * size)
         if self.idt_watch is not None and self.idt_watch.span == span:
             return
         if self.idt_watch is not None:
@@ -235,6 +307,27 @@ class Registry:
         self.lidt_watches = [IdtLoadWatch(address, self) for address in sites]
 
 
+    def report(self, vectors=None, deleted=()) -> ArmingReport:
+        """How ``vectors`` (default: every armed one) are armed, for printing."""
+        wanted = sorted(self.vectors if vectors is None else
+                        [v for v in vectors if v in self.vectors])
+        at = {v: address for address, armed in self.armed.items() for v in armed}
+        symbols = {}
+        found = []
+        for v in wanted:
+            arming = self.vectors[v]
+            address = at.get(v)
+            bp = self.breakpoints.get(address) if address is not None else None
+            if bp is not None:
+                if address not in symbols:
+                    symbols[address] = TARGET.symbolize(address)
+                found.append(VectorArming(v, arming.mode, bp.hardware, arming.condition,
+                                          bp.number, address, symbols[address]))
+            else:
+                found.append(VectorArming(v, arming.mode, arming.hardware, arming.condition,
+                                          reason=self.pending.get(v, "not resolved yet")))
+        return ArmingReport(tuple(found), tuple(deleted))
+
     def stop_at_exit(self, run):
         """At an exit: stop when a vector armed by isr-watch has a problem finding."""
         if not any(f.is_problem for f in run.findings):
@@ -245,10 +338,12 @@ class Registry:
 
 REGISTRY = Registry()
 TRACKING.stop_on = REGISTRY.stop_at_exit
+TRACKING.retire = REGISTRY.retire
 
 
 def _set_convenience(report):
-    """$isr_* describe the last entry an isr breakpoint decoded (void if none)."""
+    """$isr_* describe the last entry an isr-break breakpoint decoded (void if
+    none); entries of vectors that are only watched or traced leave them."""
     frame = report.frame if report is not None else None
     gdb.set_convenience_variable("isr_vector", report.vector if report else None)
     gdb.set_convenience_variable("isr_cpu", report.cpu if report else None)
@@ -258,13 +353,25 @@ def _set_convenience(report):
 
 def on_stop(event):
     """Show what our breakpoints decoded, and re-resolve pending vectors."""
+    REGISTRY.last_stop = None
+    ENTRIES.invalidate()      # a real stop: the user may change anything now
+    if TRACKING.interrupted:
+        TRACKING.interrupted = False
+        gdb.write("isrdbg: interrupted (Ctrl-C) at a handler breakpoint; recorded runs are "
+                  "kept\n")
     for bp in getattr(event, "breakpoints", ()):
         if getattr(bp, "tracking", None) is TRACKING and TRACKING.last_stopping_run is not None:
-            gdb.write(render_run(TRACKING.last_stopping_run, style()) + "\n")
+            run = TRACKING.last_stopping_run
+            REGISTRY.last_stop = LastStop("exit", bp.number, run.cpu, run.vectors, run.handler,
+                                          run.sequence, sum(f.is_problem for f in run.findings))
+            gdb.write(render_run(run, style()) + "\n")
             TRACKING.last_stopping_run = None
         if isinstance(bp, HandlerBreakpoint) and bp.is_valid():
             report = bp.report
-            vectors = report.vectors if report else REGISTRY.armed.get(bp.address, ())
+            vectors = (report.vectors if report else
+                       bp.entry.vectors if bp.entry else REGISTRY.armed.get(bp.address, ()))
+            REGISTRY.last_stop = LastStop("entry", bp.number, TARGET.cpu, tuple(vectors),
+                                          bp.address)
             gdb.write(render_hit_header(vectors, TARGET.cpu, bp.address,
                                         TARGET.symbolize(bp.address), style()) + "\n")
             if report is not None:
@@ -276,12 +383,6 @@ def on_stop(event):
             REGISTRY.refresh()
         except gdb.error:
             pass  # the target went away with this stop
-
-
-def describe_vectors(vectors):
-    if len(vectors) == 1:
-        return vector(vectors[0]).label
-    return format_vector_list(vectors)
 
 
 def on_breakpoint_deleted(breakpoint):

@@ -3,11 +3,13 @@ in one line, mapping core errors to ``gdb.GdbError``, styled output, and the
 per-session state (settings, target adapter)."""
 
 import argparse
+import json
 import os
 
 import gdb
 
 from gdbext.errors import IsrError, UsageError
+from gdbext.render import json as render_json
 from gdbext.render.style import Style
 from gdbext.vectors import spec_words
 
@@ -36,9 +38,22 @@ def style() -> Style:
     return Style(enabled and os.isatty(1))
 
 
+# Every isr command by NAME (what the GDB/MI commands in mi.py wrap).
+COMMANDS = {}
+
+
 class IsrCommand(gdb.Command):
     """Base of the isr-* commands: subclasses set NAME, build ``parser`` and
-    implement ``run(args)``; the docstring is GDB's help text."""
+    implement either
+
+    * ``result(args)`` (compute), ``document(result, args)`` (the isrdbg/1
+      JSON document) and ``text(result, args, style)`` (for people): ``run``
+      then prints one or the other (``--json``), and the MI command returns
+      the document; or
+    * ``run(args)`` alone, printing itself; its MI command then returns what
+      ``--json`` prints.
+
+    The docstring is GDB's help text."""
 
     NAME = ""
     COMMAND_CLASS = gdb.COMMAND_DATA
@@ -49,12 +64,17 @@ class IsrCommand(gdb.Command):
         super().__init__(self.NAME, self.COMMAND_CLASS)
         self.parser = ArgumentParser(self.NAME)
         self.add_arguments(self.parser)
+        self._captured = None
+        COMMANDS[self.NAME] = self
 
     def add_arguments(self, parser):
         pass
 
     def parse(self, argument):
-        return self.parser.parse_args(gdb.string_to_argv(argument))
+        return self.parse_argv(gdb.string_to_argv(argument))
+
+    def parse_argv(self, argv):
+        return self.parser.parse_args(argv)
 
     def invoke(self, argument, from_tty):
         try:
@@ -63,7 +83,40 @@ class IsrCommand(gdb.Command):
             raise gdb.GdbError(f"{self.NAME}: {error}") from None
 
     def run(self, args):
+        result = self.result(args)
+        if getattr(args, "json", False):
+            self.write(render_json.dumps(self.document(result, args)))
+        else:
+            text = self.text(result, args, style())
+            if text:
+                self.write(text)
+
+    def result(self, args):
         raise NotImplementedError
+
+    def document(self, result, args):
+        raise NotImplementedError
+
+    def text(self, result, args, style):
+        raise NotImplementedError
+
+    def mi_document(self, argv):
+        """The document ``NAME --json ARGV...`` prints, as a dict (for GDB/MI)."""
+        args = self.parse_argv(list(argv))
+        if type(self).result is not IsrCommand.result:
+            return self.document(self.result(args), args)
+        if not hasattr(args, "json"):
+            raise UsageError("this command has no JSON output")
+        args.json = True
+        self._captured = []
+        try:
+            self.run(args)
+            docs = [json.loads(line) for line in self._captured if line.startswith("{")]
+        finally:
+            self._captured = None
+        if len(docs) != 1:
+            raise IsrError(f"printed {len(docs)} JSON documents instead of one")
+        return docs[0]
 
     def complete(self, text, word):
         candidates = list(self.COMPLETE_WORDS)
@@ -75,6 +128,8 @@ class IsrCommand(gdb.Command):
         cut = len(token) - len(word or "")
         return [c[cut:] for c in candidates if c.startswith(token)]
 
-    @staticmethod
-    def write(text: str) -> None:
+    def write(self, text: str) -> None:
+        if self._captured is not None:
+            self._captured.extend(text.splitlines())
+            return
         gdb.write(text if text.endswith("\n") else text + "\n")

@@ -3,11 +3,12 @@
 import gdb
 
 from gdbext.errors import UsageError
-from gdbext.render.table import format_table
+from gdbext.render import json as render_json
+from gdbext.render.text import render_arming, render_arming_table
 from gdbext.vectors import format_vector_list, parse_specs
 
-from .arming import BREAK, REGISTRY, describe_vectors
-from .base import TARGET, IsrCommand
+from .arming import BREAK, REGISTRY
+from .base import IsrCommand
 
 def _split_condition(words):
     """["14", "if", "$isr_error_code", "&", "2"] -> (["14"], "$isr_error_code & 2")."""
@@ -20,10 +21,21 @@ def _split_condition(words):
     return words, None
 
 
-class IsrBreak(IsrCommand):
+class ArmingCommand(IsrCommand):
+    """A command whose result is an ArmingReport (isr-break, isr-watch,
+    isr-delete, info isr-breakpoints); JSON kind "breakpoints"."""
+
+    def document(self, report, args):
+        return render_json.breakpoints_doc(report)
+
+    def text(self, report, args, style):
+        return render_arming(report, style)
+
+
+class IsrBreak(ArmingCommand):
     """Stop when one of the given vectors is delivered.
 
-Usage: isr-break [--hw] SPEC... [if CONDITION]
+Usage: isr-break [--hw] [--json] SPEC... [if CONDITION]
 
 SPEC: a number (14, 0x20), a range (32-47), a name (#PF, pf, page-fault) or a
 class (exceptions, irqs, all).  The handler is found in the live IDT and a
@@ -40,41 +52,26 @@ $isr_vector, $isr_error_code, $isr_frame and $isr_cpu before the breakpoint's
 
     NAME = "isr-break"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
-    COMPLETE_WORDS = ("--hw", "if")
+    COMPLETE_WORDS = ("--hw", "--json", "if")
     COMPLETES_VECTORS = True
 
     def add_arguments(self, parser):
         parser.add_argument("--hw", action="store_true")
+        parser.add_argument("--json", action="store_true")
         parser.add_argument("spec", nargs="+")
 
-    def parse(self, argument):
-        words, condition = _split_condition(gdb.string_to_argv(argument))
+    def parse_argv(self, argv):
+        words, condition = _split_condition(list(argv))
         args = self.parser.parse_args(words)
         args.condition = condition
         return args
 
-    def run(self, args):
+    def result(self, args):
         vectors = parse_specs(args.spec)
         if args.condition is not None:
             _check_condition(args.condition)
         REGISTRY.add(vectors, BREAK, args.hw, args.condition)
-        report_arming(self, vectors)
-
-
-def report_arming(command, vectors):
-    """One line per breakpoint the vectors landed on, one for the pending ones."""
-    for address, armed in sorted(REGISTRY.armed.items(), key=lambda item: item[1]):
-        mine = [v for v in armed if v in vectors]
-        if mine:
-            bp = REGISTRY.breakpoints[address]
-            symbol = TARGET.symbolize(address)
-            where = f" ({symbol.replace('+0', '')})" if symbol else ""
-            command.write(f"vector {describe_vectors(mine)}: breakpoint {bp.number}{where}")
-    pending = [v for v in vectors if v in REGISTRY.pending]
-    if pending:
-        reasons = {REGISTRY.pending[v] for v in pending}
-        why = reasons.pop() if len(reasons) == 1 else "see info isr-breakpoints"
-        command.write(f"vector {describe_vectors(pending)}: pending ({why})")
+        return REGISTRY.report(vectors)
 
 
 def _check_condition(condition):
@@ -88,55 +85,53 @@ def _check_condition(condition):
             raise UsageError(f"bad condition `{condition}`: {text}") from None
 
 
-class IsrDelete(IsrCommand):
+class IsrDelete(ArmingCommand):
     """Stop breaking on vectors.
 
-Usage: isr-delete [SPEC...]
+Usage: isr-delete [--json] [SPEC...]
 
-Without SPEC, every isr breakpoint and pending vector is removed."""
+Without SPEC, every isr breakpoint and pending vector is removed.  --json
+prints the vectors still armed and those deleted."""
 
     NAME = "isr-delete"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
+    COMPLETE_WORDS = ("--json",)
     COMPLETES_VECTORS = True
 
     def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
         parser.add_argument("spec", nargs="*")
 
-    def run(self, args):
+    def result(self, args):
         vectors = parse_specs(args.spec) if args.spec else list(REGISTRY.vectors)
         if args.spec and not any(v in REGISTRY.vectors for v in vectors):
             raise UsageError(f"no isr breakpoint on vector {format_vector_list(vectors)}")
+        deleted = sorted(v for v in vectors if v in REGISTRY.vectors)
         REGISTRY.remove(vectors)
+        return REGISTRY.report(deleted=deleted)
+
+    def text(self, report, args, style):
+        return ""
 
 
-class InfoIsrBreakpoints(IsrCommand):
-    """List the vectors isr-break watches: armed (with breakpoint number and
-handler address) or pending (with the reason).
+class InfoIsrBreakpoints(ArmingCommand):
+    """List the vectors isr-break and isr-watch arm: armed (with breakpoint
+number and handler address) or pending (with the reason).
 
-Usage: info isr-breakpoints"""
+Usage: info isr-breakpoints [--json]"""
 
     NAME = "info isr-breakpoints"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
+    COMPLETE_WORDS = ("--json",)
 
-    def run(self, args):
-        if not REGISTRY.vectors:
-            self.write("No isr breakpoints.")
-            return
-        rows = []
-        for address, vectors in sorted(REGISTRY.armed.items(), key=lambda item: item[1]):
-            bp = REGISTRY.breakpoints[address]
-            conditions = {REGISTRY.vectors[v].condition for v in vectors} - {None}
-            rows.append([describe_vectors(vectors), "armed", str(bp.number), f"{address:#x}",
-                         TARGET.symbolize(address) or "",
-                         ("hw " if bp.hardware else "") +
-                         " | ".join(f"if {c}" for c in sorted(conditions))])
-        by_reason = {}
-        for v, reason in sorted(REGISTRY.pending.items()):
-            by_reason.setdefault(reason, []).append(v)
-        for reason, vectors in by_reason.items():
-            rows.append([describe_vectors(vectors), "pending", "-", "-", reason, ""])
-        self.write("\n".join(format_table(["VECTOR", "STATE", "BP", "ADDRESS", "SYMBOL/REASON",
-                                           ""], rows)))
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+
+    def result(self, args):
+        return REGISTRY.report()
+
+    def text(self, report, args, style):
+        return render_arming_table(report, style)
 
 
 def register():

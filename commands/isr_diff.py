@@ -1,6 +1,7 @@
 """isr-diff: what a handler changed between its entry and its exit."""
 
 import struct
+from typing import NamedTuple, Optional, Tuple
 
 from gdbext.errors import IsrError, UsageError
 from gdbext.judge import compare
@@ -9,7 +10,12 @@ from gdbext.render.text import render_live_diff, render_run
 from gdbext.snapshot import register_set
 from gdbext.vectors import parse_spec
 
-from .base import TARGET, TRACKER, IsrCommand, style
+from .base import TARGET, TRACKER, IsrCommand
+
+
+class DiffResult(NamedTuple):
+    runs: Tuple            # completed HandlerRuns, oldest first
+    live: Optional[Tuple]  # (open run, registers now, saved copies) inside a handler
 
 
 def saved_copies(run, now, regset):
@@ -55,7 +61,9 @@ Runs are recorded for vectors armed with isr-break or isr-watch."""
         parser.add_argument("--all", action="store_true")
         parser.add_argument("--json", action="store_true")
 
-    def run(self, args):
+    def result(self, args):
+        """A DiffResult: the live comparison when stopped inside a tracked
+        handler (and no run was asked for), else the completed runs."""
         vector = None
         if args.vector is not None:
             found = parse_spec(args.vector)
@@ -66,24 +74,27 @@ Runs are recorded for vectors armed with isr-break or isr-watch."""
             raise UsageError("--last wants a positive count")
         live = None if args.last or vector is not None else self._live()
         if live is not None:
-            run, now, saved = live
-            if args.json:
-                doc = render_json.run_dict(run)
-                doc["now"] = {k: render_json.hex_or_none(v) for k, v in now.items()}
-                doc["saved"] = {k: render_json.hex_or_none(v) for k, v in saved.items()}
-                self.write(render_json.dumps(render_json.diff_doc([], live=doc)))
-            else:
-                self.write(render_live_diff(run, now, saved, style()))
-            return
+            return DiffResult((), live)
         runs = TRACKER.last(args.last or 1, vector)
         if not runs:
             which = f" of vector {vector}" if vector is not None else ""
             raise IsrError(f"no completed handler run{which} recorded yet (arm vectors with "
                            f"isr-break or isr-watch and let a handler return)")
-        if args.json:
-            self.write(render_json.dumps(render_json.diff_doc(runs)))
-        else:
-            self.write("\n\n".join(render_run(run, style(), args.all) for run in runs))
+        return DiffResult(tuple(runs), None)
+
+    def document(self, result, args):
+        if result.live is None:
+            return render_json.diff_doc(result.runs)
+        run, now, saved = result.live
+        doc = render_json.run_dict(run)
+        doc["now"] = {k: render_json.hex_or_none(v) for k, v in now.items()}
+        doc["saved"] = {k: render_json.hex_or_none(v) for k, v in saved.items()}
+        return render_json.diff_doc([], live=doc)
+
+    def text(self, result, args, style):
+        if result.live is not None:
+            return render_live_diff(*result.live, style)
+        return "\n\n".join(render_run(run, style, args.all) for run in result.runs)
 
     def _live(self):
         """(run, registers now, saved copies) when stopped inside a tracked handler."""

@@ -8,7 +8,7 @@ from gdbext.render import json as render_json
 from gdbext.render.text import render_frame
 from gdbext.vectors import parse_spec
 
-from .base import TARGET, TRACKER, IsrCommand, style
+from .base import TARGET, TRACKER, IsrCommand
 
 
 def _address(text):
@@ -42,7 +42,7 @@ with CR2 and its page walk; selector codes for #TS #NP #SS #GP).
         parser.add_argument("--vector", type=str)
         parser.add_argument("--json", action="store_true")
 
-    def run(self, args):
+    def result(self, args):
         at = _address(args.at) if args.at is not None else None
         vector = None
         if args.vector is not None:
@@ -50,11 +50,13 @@ with CR2 and its page walk; selector codes for #TS #NP #SS #GP).
             if len(found) != 1:
                 raise UsageError(f"--vector wants one vector, {args.vector!r} names {len(found)}")
             vector = found[0]
-        report = locate(TARGET, TRACKER, at=at, vector=vector)
-        if args.json:
-            self.write(render_json.dumps(render_json.frame_doc(report)))
-        else:
-            self.write(render_frame(report, style()))
+        return locate(TARGET, TRACKER, at=at, vector=vector)
+
+    def document(self, report, args):
+        return render_json.frame_doc(report)
+
+    def text(self, report, args, style):
+        return render_frame(report, style)
 
 
 def register():

@@ -5,7 +5,7 @@ from gdbext.render import json as render_json
 from gdbext.render.text import render_idt
 from gdbext.vectors import parse_specs
 
-from .base import TARGET, IsrCommand, style
+from .base import TARGET, IsrCommand
 
 
 class IsrIdt(IsrCommand):
@@ -33,13 +33,14 @@ targets give it with `set isr idt-base ADDR` and `set isr idt-limit N`."""
         parser.add_argument("--json", action="store_true")
         parser.add_argument("spec", nargs="*")
 
-    def run(self, args):
-        vectors = parse_specs(args.spec) if args.spec else None
-        view = read_idt(TARGET, vectors)
-        if args.json:
-            self.write(render_json.dumps(render_json.idt_doc(view)))
-        else:
-            self.write(render_idt(view, fold=not args.all, style=style()))
+    def result(self, args):
+        return read_idt(TARGET, parse_specs(args.spec) if args.spec else None)
+
+    def document(self, view, args):
+        return render_json.idt_doc(view)
+
+    def text(self, view, args, style):
+        return render_idt(view, fold=not args.all, style=style)
 
 
 def register():

@@ -5,14 +5,13 @@ import gdb
 from gdbext.vectors import parse_specs
 
 from .arming import RECORD, REGISTRY, WATCH
-from .base import IsrCommand
-from .isr_break import report_arming
+from .isr_break import ArmingCommand
 
 
-class IsrWatch(IsrCommand):
+class IsrWatch(ArmingCommand):
     """Check every run of the given vectors' handlers without stopping at entry.
 
-Usage: isr-watch [--no-stop] SPEC...
+Usage: isr-watch [--no-stop] [--json] SPEC...
 
 Each entry is recorded (registers, decoded frame) and paired with its exit;
 the exit is judged against the interrupt convention.  GDB stops only when a
@@ -22,17 +21,18 @@ stops, and `isr-diff --last K` shows what was recorded.  Undo with isr-delete.""
 
     NAME = "isr-watch"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
-    COMPLETE_WORDS = ("--no-stop",)
+    COMPLETE_WORDS = ("--no-stop", "--json")
     COMPLETES_VECTORS = True
 
     def add_arguments(self, parser):
         parser.add_argument("--no-stop", action="store_true")
+        parser.add_argument("--json", action="store_true")
         parser.add_argument("spec", nargs="+")
 
-    def run(self, args):
+    def result(self, args):
         vectors = parse_specs(args.spec)
         REGISTRY.add(vectors, RECORD if args.no_stop else WATCH)
-        report_arming(self, vectors)
+        return REGISTRY.report(vectors)
 
 
 def register():

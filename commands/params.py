@@ -4,7 +4,7 @@ import gdb
 
 from gdbext.x86 import CpuMode
 
-from .base import SETTINGS
+from .base import SETTINGS, TRACKER
 
 
 class _Prefix(gdb.Command):
@@ -62,6 +62,55 @@ class _Mode(gdb.Parameter):
         return f"{self.show_doc} is {svalue}."
 
 
+class _TraceHistory(gdb.Parameter):
+    """How many completed handler runs isrdbg keeps (isr-trace, isr-diff --last):
+the latest N, and as many runs with findings.  Counters stay exact whatever N."""
+
+    set_doc = "Set how many completed handler runs are kept."
+    show_doc = "The number of completed handler runs kept"
+
+    def __init__(self):
+        super().__init__("isr trace-history", gdb.COMMAND_DATA, gdb.PARAM_ZUINTEGER)
+        self.value = TRACKER.history
+
+    def get_set_string(self):
+        if self.value < 1:
+            self.value = TRACKER.history
+            raise gdb.GdbError("set isr trace-history: keep at least 1 run")
+        TRACKER.resize(self.value)
+        return ""
+
+    def get_show_string(self, svalue):
+        return f"{self.show_doc} is {svalue}."
+
+
+class _IdtWatch(gdb.Parameter):
+    """Whether isrdbg watches the gates of armed vectors for writes (a hardware
+watchpoint), to re-arm at once when the kernel installs another handler.
+GDB re-reads a watched range each time it inserts breakpoints, twice per
+handler breakpoint hit; with `off`, gate changes are followed at every stop
+and after every `lidt` only, and tracing is faster."""
+
+    set_doc = "Set whether writes to armed gates are watched."
+    show_doc = "Watching writes to armed gates"
+
+    def __init__(self):
+        super().__init__("isr idt-watch", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
+        self.value = True
+
+    def get_set_string(self):
+        from .arming import REGISTRY
+        REGISTRY.watch_writes = bool(self.value)
+        try:
+            REGISTRY.refresh()
+        except gdb.error:
+            pass
+        return ""
+
+    def get_show_string(self, svalue):
+        return f"{self.show_doc} is {svalue}."
+
+
 def register():
     _Prefix("set isr", "Settings of the isrdbg interrupt-handler debugger.")
     _Prefix("show isr", "Show settings of the isrdbg interrupt-handler debugger.")
@@ -73,3 +122,5 @@ def register():
                     "The IDT limit",
                     "IDT limit in bytes minus one, or `auto`.")
     _Mode()
+    _TraceHistory()
+    _IdtWatch()

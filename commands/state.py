@@ -1,9 +1,13 @@
 """Per-GDB-session state the isr commands share."""
 
+from gdbext.entry import EntryCache
 from gdbext.gdb_target import GdbTarget
 from gdbext.settings import Settings
+from gdbext.trace import Trace
 from gdbext.tracker import Tracker
 
 SETTINGS = Settings()
 TARGET = GdbTarget(SETTINGS)
 TRACKER = Tracker()             # handler runs: entries paired with their exits
+ENTRIES = EntryCache()          # per-CPU IDT/GDT views for the entry path
+TRACE = Trace()                 # what isr-trace records

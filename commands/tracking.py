@@ -8,9 +8,9 @@ import gdb
 from gdbext.cfg import explore
 from gdbext.errors import IsrError
 from gdbext.judge import ExitObservation
-from gdbext.snapshot import interrupted_context, register_set
+from gdbext.snapshot import Context, interrupted_context, register_set
 
-from .state import TARGET, TRACKER
+from .state import ENTRIES, TARGET, TRACKER
 
 MAX_RETURN_WATCHES = 64
 
@@ -19,8 +19,8 @@ def _bits():
     return TARGET.address_bits
 
 
-def read_registers(names):
-    return TARGET.registers(names, optional=True)
+def read_registers(names, at=None):
+    return TARGET.registers(names, optional=True, at=at)
 
 
 def _read_stack(sp, slot):
@@ -43,8 +43,13 @@ class ExitBreakpoint(gdb.Breakpoint):
         self.tracking = tracking
 
     def stop(self):
+        if self.tracking.exits.get(self.address) is not self:
+            return False    # released during a stop(); deleted at the next real stop
         with TARGET.stopped_in_breakpoint():
-            return self.tracking.on_exit(self.kind, self.address, self.mnemonic)
+            try:
+                return self.tracking.on_exit(self.kind, self.address, self.mnemonic)
+            except KeyboardInterrupt:
+                return self.tracking.interrupt()
 
 
 class ReturnWatch(gdb.Breakpoint):
@@ -57,39 +62,85 @@ class ReturnWatch(gdb.Breakpoint):
         self.tracking = tracking
 
     def stop(self):
+        if self.tracking.returns.get(self.address) is not self:
+            return False
         with TARGET.stopped_in_breakpoint():
-            return self.tracking.on_exit("return", self.address, "")
+            try:
+                return self.tracking.on_exit("return", self.address, "")
+            except KeyboardInterrupt:
+                return self.tracking.interrupt()
 
 
 class Tracking:
     def __init__(self):
         self.code = {}            # handler address -> HandlerCode
+        self.code_generation = {} # handler address -> IDT generation it was analysed in
         self.exits = {}           # address -> ExitBreakpoint
         self.returns = {}         # address -> ReturnWatch
         self.stop_on = None       # callable(run) -> bool: stop at this exit?
+        self.observers = []       # callables(run) told of every completed run
         self.last_stopping_run = None
+        self.last_hit = {}        # cpu -> (pc, sp) of the last tracking breakpoint hit
+        self.repeats = 0          # hits ignored as repeats
+        self.armed_handlers = set()
+        self.interrupted = False  # the last stop is a Ctrl-C caught in a stop()
+        self.retire = None        # callable(bp): delete at the next real stop (set by arming)
 
-    def enter(self, report, handler):
-        """Record an entry decoded at ``handler``; returns the open HandlerRun."""
-        regset = register_set(report.frame.bits)
-        live = read_registers(regset.tracked + ("ss",))
-        context = interrupted_context(live, report.frame, live.get("ss", 0))
-        run = TRACKER.enter(report.cpu, report.vectors, handler, report.gate_type or "interrupt",
-                            report.frame, context)
-        code = self._analyse(handler, report.frame.bits)
+    def repeated(self, cpu, pc, sp, certain=True):
+        """Whether this hit repeats the previous one on ``cpu`` (same PC and
+        stack pointer, no tracking breakpoint hit in between).  QEMU sometimes
+        ends the single-step GDB uses to step over a breakpoint without
+        executing the instruction; GDB then reports the same breakpoint again,
+        and recording it twice would open (or close) one handler run twice.
+        ``certain``: no genuine hit can look like this (an entry of a handler
+        whose every exit has a breakpoint, which a run must hit in between)."""
+        hit = (pc, sp)
+        if certain and self.last_hit.get(cpu) == hit:
+            self.repeats += 1
+            return True
+        self.last_hit[cpu] = hit
+        return False
+
+    def interrupt(self):
+        """Ctrl-C arrived while a tracking breakpoint's stop() ran (GDB hands
+        it to Python then): stop the target here; what was recorded stays."""
+        self.interrupted = True
+        return True
+
+    def covers(self, handler):
+        """Every run of ``handler`` leaves through an exit breakpoint."""
+        code = self.code.get(handler)
+        return code is not None and bool(code.exits) and not code.stops
+
+    def enter(self, entry, live):
+        """Record an entry (a gdbext.entry.Entry) with the registers read at it
+        (the tracked set and ss); returns the open HandlerRun."""
+        frame = entry.frame
+        regset = register_set(frame.bits)
+        values = {name: live[name] for name in regset.tracked + ("ss",) if name in live}
+        if frame.rsp is not None:
+            context = Context(values, frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss)
+        else:       # see snapshot.interrupted_context
+            context = interrupted_context(values, frame, live.get("ss", 0))
+        run = TRACKER.enter(entry.cpu, entry.vectors, entry.handler,
+                            entry.gate_type or "interrupt", frame, context)
+        code = self._analyse(entry.handler, frame.bits)
         if (not code.exits or code.stops) and len(self.returns) < MAX_RETURN_WATCHES:
-            self._watch_return(report.frame.rip)
+            self._watch_return(frame.rip)
         return run
 
     def _analyse(self, handler, bits):
+        """The handler's code, analysed once per handler address and IDT
+        generation, with a breakpoint on each of its exits."""
         code = self.code.get(handler)
-        if code is None:
+        if code is None or self.code_generation.get(handler) != ENTRIES.generation:
             code = explore(TARGET.read_memory, handler, bits)
             self.code[handler] = code
-            for address, kind in code.exits:
-                if address not in self.exits:
-                    mnemonic = code.insns[address].mnemonic
-                    self.exits[address] = ExitBreakpoint(address, kind, mnemonic, self)
+            self.code_generation[handler] = ENTRIES.generation
+        for address, kind in code.exits:
+            if address not in self.exits:
+                mnemonic = code.insns[address].mnemonic
+                self.exits[address] = ExitBreakpoint(address, kind, mnemonic, self)
         return code
 
     def _watch_return(self, address):
@@ -101,8 +152,10 @@ class Tracking:
         try:
             bits = _bits()
             regset = register_set(bits)
-            regs = read_registers(regset.at_exit + ("cs", "ss"))
+            regs = read_registers(regset.at_exit + ("cs", "ss"), at=address)
             sp = regs[regset.sp]
+            if self.repeated(TARGET.cpu, address, sp):
+                return False
             slot = bits // 8
             stack = _read_stack(sp, slot) if kind != "return" else b""
             observation = ExitObservation(kind, address, regs, stack, sp, regs.get("cs", 0) & 3,
@@ -110,14 +163,36 @@ class Tracking:
             run = TRACKER.exit(TARGET.cpu, observation)
         except IsrError:
             return False
-        if run is not None and self.stop_on is not None and self.stop_on(run):
+        if run is None:
+            return False
+        if run.handler not in self.armed_handlers and self.retire is not None:
+            self.release(self.armed_handlers, self.retire)   # its last open run is done
+        for observer in self.observers:
+            observer(run)
+        if self.stop_on is not None and self.stop_on(run):
             self.last_stopping_run = run
             return True
         return False
 
+    def release(self, armed_handlers, delete):
+        """Remove the exit breakpoints (and return watches) no armed handler
+        needs any more, unless a run of their handler is still open.
+        ``delete(bp)`` deletes now or at the next real stop."""
+        self.armed_handlers = set(armed_handlers)
+        busy = {run.handler for run in TRACKER.pending()}
+        keep = self.armed_handlers | busy
+        needed = {address for handler in keep if handler in self.code
+                  for address, _ in self.code[handler].exits}
+        for address in [a for a in self.exits if a not in needed]:
+            delete(self.exits.pop(address))
+        if not keep:
+            for address in list(self.returns):
+                delete(self.returns.pop(address))
+
     def clear(self):
         """Forget analysed code (the kernel may have changed) but keep breakpoints' state."""
         self.code.clear()
+        self.code_generation.clear()
 
 
 TRACKING = Tracking()

@@ -36,8 +36,8 @@ def frame(at: Optional[int] = None, vector: Optional[int] = None) -> FrameReport
 
 def break_on(*specs: str, hardware: bool = False, condition: Optional[str] = None) -> None:
     """What `isr-break SPEC... [if CONDITION]` does."""
-    from .commands.isr_break import REGISTRY
-    REGISTRY.add(parse_specs(specs), hardware, condition)
+    from .commands.arming import BREAK, REGISTRY
+    REGISTRY.add(parse_specs(specs), BREAK, hardware, condition)
 
 
 def active_run(cpu: Optional[int] = None, rsp: Optional[int] = None):

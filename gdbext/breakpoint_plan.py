@@ -58,3 +58,29 @@ def plan(view: Optional[IdtView], vectors: Iterable[int], unavailable: str = "",
                 by_address.setdefault(address, []).append(v)
     result.armed = {a: tuple(vs) for a, vs in by_address.items()}
     return result
+
+
+@dataclass(frozen=True)
+class VectorArming:
+    """How one vector is armed: on a breakpoint, or pending with the reason."""
+
+    vector: int
+    mode: str                        # "break", "watch" or "record"
+    hardware: bool
+    condition: Optional[str]
+    breakpoint: Optional[int] = None   # GDB breakpoint number, when armed
+    address: Optional[int] = None      # the handler it is armed at
+    symbol: Optional[str] = None
+    reason: Optional[str] = None       # why it is pending
+
+    @property
+    def armed(self) -> bool:
+        return self.breakpoint is not None
+
+
+@dataclass(frozen=True)
+class ArmingReport:
+    """What isr-break, isr-watch, isr-delete and info isr-breakpoints report."""
+
+    vectors: Tuple[VectorArming, ...]
+    deleted: Tuple[int, ...] = ()

@@ -35,6 +35,14 @@ RULES: Dict[str, Rule] = {r.id: r for r in [
     Rule("frame-modified", INFO, "the handler changed the saved RIP, CS or RFLAGS"),
     Rule("interrupts-enabled-in-handler", INFO,
          "IF was set inside an interrupt gate's handler before its exit"),
+    # found by the static checks only
+    Rule("unsaved-scratch-across-call", ERROR,
+         "a call into normal code may change scratch registers the handler has not saved"),
+    Rule("misaligned-call", ERROR, "RSP is not a multiple of 16 at a call (64-bit SysV ABI)"),
+    Rule("misaligned-simd-save", ERROR,
+         "an aligned SSE store (movaps/movdqa) to a stack slot the depth shows misaligned"),
+    Rule("red-zone-use", ERROR,
+         "a store below RSP, which an interrupt would overwrite (no red zone in handlers)"),
 ]}
 
 SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}

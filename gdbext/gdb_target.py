@@ -16,15 +16,95 @@ from .settings import Settings, resolve_cpu_state
 from .x86 import CpuMode, CpuState
 
 
-def _as_int(value: gdb.Value) -> int:
+_LANE = (1 << 64) - 1
+
+
+def _mask(value: gdb.Value) -> Optional[int]:
+    """How to read a register of ``value``'s type as an integer: the mask of
+    its width, or None for a vector register (xmm)."""
+    kind = value.type.strip_typedefs()
+    if kind.code in (gdb.TYPE_CODE_UNION, gdb.TYPE_CODE_STRUCT):
+        return None
+    return (1 << (8 * kind.sizeof)) - 1
+
+
+def _as_int(value: gdb.Value, mask: Optional[int] = -1) -> int:
     """A register as an integer; vector registers (xmm) through their uint128 view."""
-    if value.type.strip_typedefs().code in (gdb.TYPE_CODE_UNION, gdb.TYPE_CODE_STRUCT):
+    if mask == -1:
+        mask = _mask(value)
+    if mask is None:
         # GDB 13 cannot convert 128-bit integers: combine the two 64-bit lanes.
         lanes = value["v2_int64"]
-        mask = (1 << 64) - 1
-        return (int(lanes[1]) & mask) << 64 | (int(lanes[0]) & mask)
+        return (int(lanes[1]) & _LANE) << 64 | (int(lanes[0]) & _LANE)
     # GDB types rax and friends as signed: report the bits as the CPU holds them.
-    return int(value) & ((1 << (8 * value.type.sizeof)) - 1)
+    return int(value) & mask
+
+
+class _FrameId:
+    def __init__(self, sp, pc):
+        self.sp, self.pc = sp, pc
+
+
+try:
+    from gdb.unwinder import Unwinder as _Unwinder, register_unwinder as _register_unwinder
+except ImportError:     # a GDB without Python unwinders
+    _Unwinder = object
+    _register_unwinder = None
+
+
+class _RegisterSnapshot(_Unwinder):
+    """Reading registers inside a breakpoint's stop() without unwinding.
+
+    Any register read goes through frame 0, and building frame 0 runs GDB's
+    unwinders: prologue analysis reads the code at PC and the stack, and a
+    Python Frame object unwinds frame 1 as well (its caller's code) -- about
+    six memory round trips per stop, while the registers themselves are in
+    GDB's register cache already (one `g` packet per stop).  While a request
+    is set, this unwinder (consulted before GDB's own) claims frame 0 at the
+    requested PC and reads the requested registers from the pending frame,
+    i.e. straight from the register cache; it saves no register for the
+    caller, so nothing unwinds further.  The frames built that way are
+    dropped right after (gdb.invalidate_cached_frames): nothing else sees
+    them."""
+
+    def __init__(self):
+        super().__init__("isrdbg-register-snapshot")
+        self.request = None     # (pc, pc descriptor, sp descriptor, [(name, descriptor)], masks)
+        self.values = None
+
+    def __call__(self, pending_frame):
+        request = self.request
+        if request is None or pending_frame.level() != 0:
+            return None
+        pc, pc_register, sp_register, reads, masks = request
+        pc_value = pending_frame.read_register(pc_register)
+        if int(pc_value) != pc:
+            return None
+        values = {}
+        for name, register in reads:
+            value = pending_frame.read_register(register)
+            mask = masks.get(name, -1)
+            if mask == -1:
+                mask = masks[name] = _mask(value)
+            values[name] = _as_int(value, mask)
+        self.values = values
+        sp_value = pending_frame.read_register(sp_register)
+        return pending_frame.create_unwind_info(_FrameId(sp_value, pc_value))
+
+
+_SNAPSHOT = None
+
+
+def _snapshot_unwinder():
+    global _SNAPSHOT
+    if _SNAPSHOT is None and _register_unwinder is not None:
+        try:
+            unwinder = _RegisterSnapshot()
+            _register_unwinder(None, unwinder, replace=True)
+            _SNAPSHOT = unwinder
+        except (RuntimeError, TypeError, AttributeError):
+            _SNAPSHOT = False
+    return _SNAPSHOT or None
 
 
 class NoMonitor(TargetError):
@@ -44,6 +124,9 @@ class GdbTarget:
         # Inside a Breakpoint.stop() GDB still reports the thread as running,
         # though the target is halted and can be read.
         self.in_stop_handler = False
+        self._descriptor_cache = {}
+        self._stop_cpu = None
+        self._stop_bits = None
 
     # -- state checks -------------------------------------------------------------
     def require_stopped(self) -> None:
@@ -58,16 +141,27 @@ class GdbTarget:
 
     @contextmanager
     def stopped_in_breakpoint(self):
-        """For work done in Breakpoint.stop(), where the target is halted."""
+        """For work done in Breakpoint.stop(), where the target is halted (and
+        the selected CPU cannot change)."""
         previous, self.in_stop_handler = self.in_stop_handler, True
+        saved = self._stop_cpu, self._stop_bits
+        self._stop_cpu = self._stop_bits = None
         try:
             yield self
         finally:
             self.in_stop_handler = previous
+            self._stop_cpu, self._stop_bits = saved
 
     @property
     def cpu(self) -> int:
         """Index of the selected CPU: QEMU numbers its gdbstub threads CPU + 1."""
+        if self.in_stop_handler:
+            if self._stop_cpu is None:
+                self._stop_cpu = self._selected_cpu()
+            return self._stop_cpu
+        return self._selected_cpu()
+
+    def _selected_cpu(self) -> int:
         thread = gdb.selected_thread()
         if thread is None:
             return 0
@@ -82,6 +176,10 @@ class GdbTarget:
 
     @property
     def address_bits(self) -> int:
+        if self.in_stop_handler:
+            if self._stop_bits is None:
+                self._stop_bits = 64 if "64" in self.architecture else 32
+            return self._stop_bits
         return 64 if "64" in self.architecture else 32
 
     # -- reading ------------------------------------------------------------------
@@ -116,14 +214,51 @@ class GdbTarget:
         except gdb.error:
             return True
 
-    def registers(self, names: Iterable[str], optional: bool = False) -> Dict[str, int]:
-        """Values of ``names``; with ``optional``, registers GDB lacks are left out."""
+    def registers(self, names: Iterable[str], optional: bool = False,
+                  at: Optional[int] = None) -> Dict[str, int]:
+        """Values of ``names``; with ``optional``, registers GDB lacks are left out.
+
+        ``at``: inside a breakpoint's stop(), the breakpoint's address: the
+        registers are read without unwinding the stack (see _RegisterSnapshot).
+        """
+        snapshot = _snapshot_unwinder() if at is not None and self.in_stop_handler else None
+        if snapshot is None:
+            return self._registers(names, optional)
+        arch = gdb.selected_inferior().architecture()
+        descriptors, masks = self._descriptors(arch)
+        pc_name, sp_name = ("rip", "rsp") if "64" in arch.name() else ("eip", "esp")
+        if pc_name not in descriptors:
+            return self._registers(names, optional)
+        names = tuple(names)
+        reads = [(name, descriptors[name]) for name in names if name in descriptors]
+        snapshot.request = (at, descriptors[pc_name], descriptors[sp_name], reads, masks)
+        snapshot.values = None
+        try:
+            gdb.newest_frame()
+        except gdb.error:
+            pass        # "PC not saved": frame 1, which nothing needs
+        finally:
+            snapshot.request = None
+            gdb.invalidate_cached_frames()
+        values = snapshot.values
+        if values is None:      # frame 0 was built before: read it the usual way
+            return self._registers(names, optional)
+        if len(values) < len(names):
+            values.update(self._registers([n for n in names if n not in values], optional))
+        return values
+
+    def _registers(self, names: Iterable[str], optional: bool) -> Dict[str, int]:
         # The innermost frame: the CPU's registers even after `up`.
         frame = gdb.newest_frame()
+        descriptors, masks = self._descriptors(frame.architecture())
         values = {}
         for name in names:
             try:
-                values[name] = _as_int(frame.read_register(name))
+                value = frame.read_register(descriptors.get(name, name))
+                mask = masks.get(name, -1)
+                if mask == -1:
+                    mask = masks[name] = _mask(value)
+                values[name] = _as_int(value, mask)
             except ValueError:  # register this architecture does not have
                 if optional:
                     continue
@@ -131,6 +266,21 @@ class GdbTarget:
             except gdb.error as error:
                 raise self._target_error(error) from error
         return values
+
+    def _descriptors(self, arch):
+        """(descriptors, masks) by register name, per architecture.  GDB looks
+        a register name up by scanning every register's name, some 5 us for
+        xmm0 (number 164 of x86-64's); a descriptor goes straight to it.  The
+        masks (see _mask) spare asking each value for its type."""
+        name = arch.name()
+        found = self._descriptor_cache.get(name)
+        if found is None:
+            try:
+                descriptors = {d.name: d for d in arch.registers()}
+            except (AttributeError, gdb.error):    # GDB before 11
+                descriptors = {}
+            found = self._descriptor_cache[name] = (descriptors, {})
+        return found
 
     def monitor(self, command: str) -> str:
         try:

@@ -51,10 +51,14 @@ def _words(data: bytes, slot: int) -> List[int]:
 def compare(regset: RegisterSet, entry: Context, now: Dict[str, int]) -> List[RegisterChange]:
     """Tracked registers that differ between ``entry`` and ``now``."""
     changes = []
+    before = entry.values
     for group in ("general", "segments", "bases", "simd"):
         for name in getattr(regset, group):
-            if name in entry.values and name in now and entry.values[name] != now[name]:
-                changes.append(RegisterChange(name, group, entry.values[name], now[name]))
+            old = before.get(name)
+            if old is not None:
+                new = now.get(name)
+                if new is not None and new != old:
+                    changes.append(RegisterChange(name, group, old, new))
     return changes
 
 

@@ -5,6 +5,13 @@ iret RSP points at that frame's saved RIP.  So nested interrupts, an
 exception inside a handler and a handler that switches tasks and irets on
 another stack (xv6-style scheduling) all pair correctly.  Completed runs are
 kept in a bounded ring; counters are exact.
+
+Memory is bounded whatever the kernel does: at most ``history`` completed
+runs (each compacted once judged: the exit keeps only the registers that
+changed), at most ``history`` runs with findings in the findings log plus the
+first run per vector and rule, at most MAX_OPEN_PER_CPU open runs per CPU
+(an entry that never exits is dropped as lost), and counters per set of
+vectors (at most one set per handler) and rule.
 """
 
 import itertools
@@ -18,6 +25,7 @@ from .judge import ExitObservation, Verdict, judge_exit
 from .snapshot import Context, register_set
 
 MAX_OPEN_PER_CPU = 64
+DEFAULT_HISTORY = 1000
 # How far below its frame a handler's stack may reach and still count as the
 # same handler run (kernel stacks are 4-16 KiB; IST stacks smaller).
 STACK_WINDOW = 64 * 1024
@@ -53,6 +61,51 @@ class HandlerRun:
     def findings(self) -> Tuple[Finding, ...]:
         return self.verdict.findings if self.verdict else ()
 
+    def digest(self) -> "RunDigest":
+        return RunDigest(self.sequence, self.cpu, self.vectors, self.handler, self.frame.address,
+                         self.entry.rip, self.entry.cs, self.entry.rsp, self.depth,
+                         self.findings)
+
+
+@dataclass(frozen=True)
+class RunDigest:
+    """What a trace keeps of one handler run."""
+
+    sequence: int
+    cpu: int
+    vectors: Tuple[int, ...]
+    handler: int
+    frame: int                   # frame address
+    rip: int                     # the interrupted context
+    cs: int
+    rsp: int
+    depth: int
+    findings: Tuple[Finding, ...]
+
+    @property
+    def vector(self) -> Optional[int]:
+        return self.vectors[0] if len(self.vectors) == 1 else None
+
+
+def _compact(run: HandlerRun, regset) -> None:
+    """Drop what judging no longer needs: of the exit's registers, those that
+    equal their entry value (a display falls back to the entry's)."""
+    exit = run.exit
+    verdict = run.verdict
+    old = exit.registers
+    registers = {name: old[name] for name in (regset.pc, regset.sp, regset.flags, "cs", "ss")
+                 if name in old}
+    for change in verdict.changes:
+        if change.name in old:
+            registers[change.name] = old[change.name]
+    run.exit = ExitObservation(exit.kind, exit.address, registers, exit.stack, exit.sp,
+                               exit.cpl, exit.mnemonic)
+    resumed = verdict.resumed
+    if resumed is not None and resumed.values is old:
+        resumed = Context(registers, resumed.rip, resumed.cs, resumed.rflags, resumed.rsp,
+                          resumed.ss)
+        run.verdict = Verdict(verdict.changes, verdict.findings, resumed)
+
 
 @dataclass
 class VectorStats:
@@ -64,13 +117,27 @@ class VectorStats:
 
 
 class Tracker:
-    def __init__(self, history: int = 1000):
+    def __init__(self, history: int = DEFAULT_HISTORY):
         self.open: Dict[int, List[HandlerRun]] = {}
         self.completed: Deque[HandlerRun] = deque(maxlen=history)
         self.stats: Dict[Tuple[int, ...], VectorStats] = {}
+        # runs with findings: the latest ``history`` ones, and the first per (vectors, rule)
+        self.finding_runs: Deque[RunDigest] = deque(maxlen=history)
+        self.first_findings: Dict[Tuple[Tuple[int, ...], str], RunDigest] = {}
         self.unmatched_exits = 0
         self.lost_runs = 0
         self._sequence = itertools.count(1)
+
+    @property
+    def history(self) -> int:
+        return self.completed.maxlen
+
+    def resize(self, history: int) -> None:
+        """Keep at most ``history`` completed runs (the latest ones)."""
+        if history < 1:
+            raise ValueError("the history holds at least one run")
+        self.completed = deque(self.completed, maxlen=history)
+        self.finding_runs = deque(self.finding_runs, maxlen=history)
 
     # -- entry --------------------------------------------------------------------
     def enter(self, cpu: int, vectors, handler: int, gate_type: str, frame: InterruptFrame,
@@ -127,9 +194,11 @@ class Tracker:
             return None   # same RIP, another context (recursion, other thread)
         self.open[cpu].remove(run)
         run.exit = observation
-        run.verdict = judge_exit(register_set(run.frame.bits), run.frame, run.entry, run.gate_type,
+        regset = register_set(run.frame.bits)
+        run.verdict = judge_exit(regset, run.frame, run.entry, run.gate_type,
                                  observation, run.enabled_interrupts_at,
                                  {"vector": run.vector, "cpu": cpu, "handler": run.handler})
+        _compact(run, regset)
         self._account(run)
         return run
 
@@ -142,6 +211,11 @@ class Tracker:
         stats.findings.update(f.rule for f in run.findings)
         stats.first = stats.first or run.sequence
         stats.last = run.sequence
+        if run.findings:
+            digest = run.digest()
+            self.finding_runs.append(digest)
+            for finding in run.findings:
+                self.first_findings.setdefault((run.vectors, finding.rule), digest)
 
     # -- queries ------------------------------------------------------------------
     def pending(self) -> List[HandlerRun]:
@@ -158,8 +232,20 @@ class Tracker:
         runs = [r for r in self.completed if vector is None or vector in r.vectors]
         return runs[-count:]
 
-    def clear(self) -> None:
-        self.open.clear()
+    def findings_log(self) -> List[RunDigest]:
+        """Runs with findings that are kept, in run order: the first one per
+        vector and rule, and the latest ``history``."""
+        runs = {d.sequence: d for d in self.first_findings.values()}
+        runs.update((d.sequence, d) for d in self.finding_runs)
+        return [runs[s] for s in sorted(runs)]
+
+    def clear(self, keep_open: bool = False) -> None:
+        """Forget completed runs and counters; ``keep_open`` keeps the runs
+        still in progress, so that their exits pair (run numbers go on)."""
+        if not keep_open:
+            self.open.clear()
         self.completed.clear()
         self.stats.clear()
+        self.finding_runs.clear()
+        self.first_findings.clear()
         self.unmatched_exits = self.lost_runs = 0

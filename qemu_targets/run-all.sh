@@ -96,6 +96,8 @@ expect bad-stack-imbalance-4@i386 3 "FAIL #GP in iret" \
 	"$GP_IN_IRET{bug_stack_imbalance_4} .* error={sel:fault_resume_bad_stack_imbalance_4}\$"
 # Latent: nothing lands on the red zone at run time (static checks only).
 expect bad-red-zone@x86_64 1 "PASS (latent bug)" '^canary ok$'
+# Part 2: by design the CPU shuts down (QEMU exits 0 under -no-reboot).
+expect triple-fault 0 "RESET (by design)"
 
 # ---- running -------------------------------------------------------------
 qemu_for() {

@@ -15,7 +15,7 @@ from .. import __version__, source_root
 from ..errors import IsrError, UsageError
 from . import processes
 from .elf import ARCHES, kernel_arch
-from .gdb_launch import gdb_argv, gdb_environment, setup_commands
+from .gdb_launch import gdb_argv, gdb_environment, parse_attach, setup_commands
 from .qemu import Qemu, QemuConfig
 
 DEFAULT_BATCH_TIMEOUT = 120.0
@@ -54,11 +54,7 @@ def _sigint_for_child_only():
         signal.signal(signal.SIGINT, previous)
 
 
-def _parse_attach(text: str) -> str:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise UsageError(f"--attach wants HOST:PORT, got {text!r}")
-    return f"{host or 'localhost'}:{port}"
+_parse_attach = parse_attach
 
 
 def run_gdb(kernel: Optional[Path], append: str = "", ex: List[str] = (), batch: bool = False,
@@ -124,6 +120,11 @@ DEMO_STEPS = [
 ]
 
 
+# The demo's last step: the bundled scenario suite, run by `isrdbg run`.
+DEMO_SUITE_TITLE = ("Every bundled scenario as a regression run: correct handlers without "
+                    "findings, broken ones with exactly their rule")
+
+
 def run_demo() -> int:
     print("isrdbg demo: building the bundled kernels", flush=True)
     build_targets()
@@ -136,6 +137,10 @@ def run_demo() -> int:
         for command in commands:
             ex += [f"echo (gdb) {command}\\n", command]
         status |= run_gdb(kernel, append, ex, batch=True)
+    from .runner import run_command
+    suite = _targets_dir() / "scenarios"
+    print(f"\n=== {DEMO_SUITE_TITLE}\n$ isrdbg run {_display_path(suite)}", flush=True)
+    status |= run_command([suite], progress_lines=False)
     return status
 
 
@@ -174,6 +179,37 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"with --batch: give up after SECONDS (default {DEFAULT_BATCH_TIMEOUT:g})")
     gdb.add_argument("--keep", action="store_true",
                      help="keep the work directory (serial log, QEMU command line)")
+    run = sub.add_parser("run", help="run scenario files (QEMU + GDB each, in parallel) and "
+                                     "report what the handlers did",
+                         description="Run each scenario file in its own QEMU and GDB, compare "
+                                     "the findings with its expectation, print a table and "
+                                     "write reports. Exit status: 0 all as expected, 1 findings "
+                                     "unexpected or required ones missing, 2 infrastructure "
+                                     "errors (kernel missing, boot failure, timeout, triple "
+                                     "fault) or a malformed scenario file.")
+    run.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO",
+                     help="scenario file (TOML), or a directory of them")
+    run.add_argument("-j", "--jobs", type=int, metavar="N",
+                     help=f"scenarios at a time (default: CPU count, {os.cpu_count() or 1})")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
+    run.add_argument("--json", type=Path, metavar="FILE",
+                     help="write the JSON report (isrdbg/1 run-report)")
+    run.add_argument("--keep-artifacts", type=Path, metavar="DIR",
+                     help="keep each scenario's serial log, GDB log and QEMU command line "
+                          "under DIR/ARCH/NAME/")
+    repl = sub.add_parser("repl", help="an interactive isrdbg prompt: QEMU and GDB driven over "
+                                       "GDB/MI, with completion, history and a status bar",
+                          description="Start QEMU on KERNEL (or attach to HOST:PORT) and GDB "
+                                      "with isrdbg, and prompt for isr and GDB commands.")
+    repl.add_argument("kernel", nargs="?", type=Path, help="multiboot kernel ELF (with symbols)")
+    repl.add_argument("--append", default="", metavar="ARGS", help="kernel command line")
+    repl.add_argument("--attach", metavar="HOST:PORT",
+                      help="connect to a QEMU you started (-s or -gdb tcp::PORT)")
+    repl.add_argument("--arch", choices=sorted(ARCHES), help="override the ELF's architecture")
+    repl.add_argument("--smp", type=int, default=1, help="number of CPUs (default 1)")
+    repl.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
+                      help="extra QEMU argument (repeatable)")
+    repl.add_argument("--no-color", action="store_true", help="no colours in the output")
     return parser
 
 
@@ -181,12 +217,23 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     # TERM (CI cancelling, kill) unwinds like Ctrl-C so QEMU and GDB are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))   # the terminal went away
     try:
         if args.command == "build":
             build_targets()
             return 0
         if args.command == "demo":
             return run_demo()
+        if args.command == "run":
+            from .runner import run_command
+            if args.jobs is not None and args.jobs < 1:
+                raise UsageError("-j wants a positive number of scenarios at a time")
+            return run_command(args.scenarios, args.jobs, args.junit, args.json,
+                               args.keep_artifacts)
+        if args.command == "repl":
+            from .repl import run_repl
+            return run_repl(args.kernel, args.append, args.attach, args.arch, args.smp,
+                            args.qemu_arg, color=False if args.no_color else None)
         return run_gdb(args.kernel, args.append, args.ex, args.batch, args.attach, args.arch,
                        args.qemu_arg, args.smp, args.serial, args.timeout, args.keep)
     except IsrError as error:

@@ -6,6 +6,7 @@ import sysconfig
 from pathlib import Path
 from typing import List, Optional
 
+from ..errors import UsageError
 from .elf import Arch
 
 GDBINIT = Path(__file__).resolve().parent.parent / "gdbinit.py"
@@ -23,6 +24,14 @@ def setup_commands(arch: Arch, symbols: Optional[Path], remote: str) -> List[str
         commands.append(f"file {symbols}")
     commands += [f"source {GDBINIT}", f"target remote {remote}"]
     return commands
+
+
+def parse_attach(text: str) -> str:
+    """"HOST:PORT" (or ":PORT") as GDB's `target remote` wants it."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--attach wants HOST:PORT, got {text!r}")
+    return f"{host or 'localhost'}:{port}"
 
 
 def gdb_environment() -> dict:

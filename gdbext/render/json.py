@@ -33,7 +33,7 @@ def gate_dict(gate: Gate) -> Dict[str, Any]:
     return {
         "vector": gate.vector, "mnemonic": info.mnemonic, "name": info.name,
         "class": info.kind, "error_code": info.pushes_error_code,
-        "type": gate.type, "selector": gate.selector, "handler": hex_or_none(gate.handler),
+        "type": gate.type, "type_code": gate.type_code, "selector": gate.selector, "handler": hex_or_none(gate.handler),
         "symbol": gate.symbol, "ist": gate.ist, "dpl": gate.dpl, "present": gate.present,
         "problems": gate.problems(),
     }
@@ -97,13 +97,24 @@ def frame_doc(report) -> Dict[str, Any]:
 
 
 # Finding details that hold addresses (hex strings in JSON); others are counts.
-_ADDRESS_DETAILS = {"rsp", "expected_rsp"}
+_ADDRESS_DETAILS = {"rsp", "expected_rsp", "culprit", "exit"}
+
+
+def _hex_values(value):
+    """Register values and addresses inside a detail, as hex strings."""
+    if isinstance(value, dict):
+        return {k: _hex_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_hex_values(v) for v in value]
+    return hex_or_none(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _detail(key, value):
-    if key == "registers":
-        return {name: [hex_or_none(a), hex_or_none(b)] for name, (a, b) in value.items()}
-    return hex_or_none(value) if key in _ADDRESS_DETAILS else value
+    # registers: {name: [entry, exit]} (dynamic) or {name: writer address} or
+    # [names] (static); rsp/expected_rsp/culprit/exit: addresses
+    if key == "registers" or key in _ADDRESS_DETAILS:
+        return _hex_values(value)
+    return value
 
 
 def finding_dict(finding) -> Dict[str, Any]:
@@ -134,3 +145,79 @@ def run_dict(run) -> Dict[str, Any]:
 
 def diff_doc(runs, live=None) -> Dict[str, Any]:
     return document("diff", runs=[run_dict(r) for r in runs], live=live)
+
+
+def check_doc(checks, mode, symbols, skipped) -> Dict[str, Any]:
+    def finding(f):
+        d = finding_dict(f)
+        d["symbol"] = symbols.get(f.address)
+        return d
+    return document("check", mode=mode, skipped=list(skipped), handlers=[{
+        "handler": hex_or_none(c.handler), "symbol": symbols.get(c.handler),
+        "vectors": list(c.vectors), "bits": c.bits, "instructions": c.instructions,
+        "exits": [{"address": hex_or_none(a), "kind": k} for a, k in c.exits],
+        "stops": [{"address": hex_or_none(a), "reason": r} for a, r in c.stops],
+        "stack_usage": c.stack_usage, "shortest_path": c.shortest_path,
+        "truncated": c.truncated, "notes": list(c.notes),
+        "findings": [finding(f) for f in c.findings]} for c in checks])
+
+
+def saved_doc(view) -> Dict[str, Any]:
+    return document("saved", handler=hex_or_none(view.handler), frame=hex_or_none(view.frame),
+                    rip=hex_or_none(view.rip), via_call=hex_or_none(view.via_call), slots=[{
+                        "address": hex_or_none(s.address), "frame_offset": s.frame_offset,
+                        "register": s.register, "value": hex_or_none(s.value),
+                        "interrupted": hex_or_none(s.interrupted), "matches": s.matches,
+                        "saved_by": hex_or_none(s.saved_by), "instruction": s.instruction,
+                        "size": s.size} for s in view.slots],
+                    lost=[{"register": n, "interrupted": hex_or_none(a), "now": hex_or_none(b)}
+                          for n, a, b in view.lost])
+
+
+def arming_dict(arming) -> Dict[str, Any]:
+    return {"vector": arming.vector, "state": "armed" if arming.armed else "pending",
+            "mode": arming.mode, "hardware": arming.hardware, "condition": arming.condition,
+            "breakpoint": arming.breakpoint, "address": hex_or_none(arming.address),
+            "symbol": arming.symbol, "reason": arming.reason}
+
+
+def breakpoints_doc(report) -> Dict[str, Any]:
+    return document("breakpoints", vectors=[arming_dict(a) for a in report.vectors],
+                    deleted=list(report.deleted))
+
+
+def status_doc(status) -> Dict[str, Any]:
+    stop = status.last_stop
+    return document(
+        "status", state=status.state, cpu=status.cpu, mode=status.mode,
+        handling=list(status.handling), depth=status.depth, open_runs=status.open_runs,
+        runs=status.runs, findings=dict(status.findings), problem=status.problem,
+        last_stop=None if stop is None else {
+            "kind": stop.kind, "breakpoint": stop.breakpoint, "cpu": stop.cpu,
+            "vectors": list(stop.vectors), "handler": hex_or_none(stop.handler),
+            "sequence": stop.sequence, "findings": stop.findings})
+
+
+def run_digest_dict(digest) -> Dict[str, Any]:
+    return {"run": digest.sequence, "cpu": digest.cpu, "vectors": list(digest.vectors),
+            "vector": digest.vector, "handler": hex_or_none(digest.handler),
+            "frame": hex_or_none(digest.frame), "rip": hex_or_none(digest.rip), "cs": digest.cs,
+            "rsp": hex_or_none(digest.rsp), "depth": digest.depth}
+
+
+def trace_doc(report) -> Dict[str, Any]:
+    """isr-trace report: per vector (or set of vectors sharing a handler) the
+    runs, deepest nesting, findings by rule and first/last run; then every
+    kept finding with the run it came from."""
+    return document(
+        "trace", state=report.state, reason=report.reason or None, limit=report.limit,
+        counted=report.counted, vectors=list(report.vectors), runs=report.runs,
+        kept_runs=report.kept_runs, history=report.history, open_runs=report.open_runs,
+        unmatched_exits=report.unmatched_exits, lost_runs=report.lost_runs,
+        per_vector=[{"vectors": list(r.vectors),
+                     "vector": r.vectors[0] if len(r.vectors) == 1 else None,
+                     "runs": r.runs, "max_depth": r.max_depth, "findings": dict(r.findings),
+                     "first": r.first, "last": r.last} for r in report.rows],
+        findings_total=report.findings_total, findings_kept=report.findings_kept,
+        findings=[dict(finding_dict(f), run=run_digest_dict(d))
+                  for d in report.findings for f in d.findings])

@@ -242,3 +242,212 @@ def render_live_diff(run, now, saved, style: Style = PLAIN) -> str:
     else:
         lines.append("  " + style("good", "no tracked register differs from the entry"))
     return "\n".join(lines)
+
+
+# -- static checks (isr-check) and saved registers (isr-saved) ---------------------------
+
+def _at(address, symbols) -> str:
+    name = symbols.get(address)
+    return f"{address:#x}" + (f" <{name}>" if name else "")
+
+
+def render_checks(checks, mode: str, symbols, skipped, style: Style = PLAIN) -> str:
+    """``symbols`` maps addresses (handlers, findings) to symbol+offset."""
+    with_findings = [c for c in checks if any(f.is_problem for f in c.findings)]
+    errors = sum(1 for c in checks for f in c.findings if f.is_problem)
+    vectors = sum(len(c.vectors) for c in checks)
+    lines = [style("title", f"isr-check: {len(checks)} handlers for {vectors} vectors ({mode} "
+                            f"mode): {len(with_findings)} with findings, {errors} problems")]
+    rows = []
+    for c in checks:
+        exits = ", ".join(f"{k} {a:#x}" for a, k in c.exits) or "none"
+        count = sum(1 for f in c.findings if f.is_problem)
+        rows.append([format_vector_list(c.vectors), symbols.get(c.handler) or f"{c.handler:#x}",
+                     str(c.instructions), str(c.stack_usage),
+                     "-" if c.shortest_path is None else str(c.shortest_path), exits,
+                     style("bad", str(count)) if count else "-"])
+    lines += format_table(["VECTORS", "HANDLER", "INSNS", "STACK", "SHORTEST", "EXITS",
+                           "FINDINGS"], rows)
+    for c in checks:
+        if not c.findings and not c.notes and not c.stops:
+            continue
+        lines.append("")
+        lines.append(style("title", f"handler {_at(c.handler, symbols)} for vector "
+                                    f"{format_vector_list(c.vectors)}:"))
+        for f in c.findings:
+            insn = f.details.get("instruction")
+            lines.append(f"  {style(_SEVERITY_ROLE[f.severity], f.severity)} "
+                         f"{style('bold', f.rule)} at {_at(f.address, symbols)}"
+                         f"{f' `{insn}`' if insn else ''}: {f.message}")
+        for address, why in c.stops:
+            lines.append(f"  note: at {address:#x}: {why}")
+        for note in c.notes:
+            lines.append(f"  note: {note}")
+    for what in skipped:
+        lines.append(f"skipped: {what}")
+    return "\n".join(lines)
+
+
+def render_saved(view, bits: int, symbols, style: Style = PLAIN) -> str:
+    where = f"inside a call made at {view.via_call:#x}" if view.via_call is not None else \
+        f"at {view.rip:#x}"
+    lines = [style("title", f"Registers saved by handler {_at(view.handler, symbols)} "
+                            f"(frame {view.frame:#x}), stopped {where}")]
+    rows = []
+    for slot in view.slots:
+        value = "-" if slot.value is None else f"{slot.value:#0{slot.size * 2 + 2}x}" \
+            if slot.size <= 8 else "-"
+        verdict = {True: style("good", "= interrupted"), False: style("bad", "differs"),
+                   None: ""}[slot.matches]
+        rows.append([f"{slot.address:#x}", f"{slot.frame_offset:+#x}", slot.register, value,
+                     verdict, f"{slot.saved_by:#x} {slot.instruction}"])
+    if rows:
+        lines += format_table(["SLOT", "FRAME", "REGISTER", "VALUE", "", "SAVED BY"], rows)
+    else:
+        lines.append("nothing saved on the stack yet")
+    if view.lost:
+        lines.append(style("bad", "changed and not saved (the interrupted code will miss them):"))
+        for name, before, now in view.lost:
+            lines.append(f"  {name}: {before:#x} at entry, now {now:#x}")
+    return "\n".join(lines)
+
+
+# -- arming (isr-break, isr-watch, isr-delete, info isr-breakpoints) -----------------------
+
+def describe_vectors(vectors) -> str:
+    """"14 #PF Page Fault" for one vector, "33-40" for several."""
+    if len(vectors) == 1:
+        return vector(vectors[0]).label
+    return format_vector_list(vectors)
+
+
+def _by_breakpoint(report):
+    """Armed vectors grouped per breakpoint, in vector order."""
+    groups = {}
+    for arming in report.vectors:
+        if arming.armed:
+            groups.setdefault(arming.breakpoint, []).append(arming)
+    return sorted(groups.values(), key=lambda group: group[0].vector)
+
+
+def render_arming(report, style: Style = PLAIN) -> str:
+    """One line per breakpoint the vectors landed on, one for the pending ones."""
+    lines = []
+    for group in _by_breakpoint(report):
+        first = group[0]
+        name = (first.symbol or "").replace("+0", "")
+        where = f" ({style('symbol', name)})" if name else ""
+        lines.append(f"vector {describe_vectors([a.vector for a in group])}: "
+                     f"breakpoint {first.breakpoint}{where}")
+    pending = [a for a in report.vectors if not a.armed]
+    if pending:
+        reasons = {a.reason for a in pending}
+        why = reasons.pop() if len(reasons) == 1 else "see info isr-breakpoints"
+        lines.append(style("warn", f"vector {describe_vectors([a.vector for a in pending])}: "
+                                   f"pending ({why})"))
+    return "\n".join(lines)
+
+
+def render_arming_table(report, style: Style = PLAIN) -> str:
+    if not report.vectors:
+        return "No isr breakpoints."
+    rows = []
+    for group in _by_breakpoint(report):
+        first = group[0]
+        conditions = sorted({a.condition for a in group} - {None})
+        rows.append([describe_vectors([a.vector for a in group]), "armed", str(first.breakpoint),
+                     f"{first.address:#x}", style("symbol", first.symbol or ""),
+                     ("hw " if first.hardware else "") + " | ".join(f"if {c}" for c in conditions)])
+    by_reason = {}
+    for arming in report.vectors:
+        if not arming.armed:
+            by_reason.setdefault(arming.reason, []).append(arming.vector)
+    for reason, vectors in by_reason.items():
+        rows.append([describe_vectors(vectors), style("warn", "pending"), "-", "-", reason or "", ""])
+    return "\n".join(format_table(["VECTOR", "STATE", "BP", "ADDRESS", "SYMBOL/REASON", ""], rows))
+
+
+# -- status (isr-status) -------------------------------------------------------------------
+
+def render_status(status, style: Style = PLAIN) -> str:
+    """"CPU 0, long mode, stopped: in vector 14 #PF Page Fault's handler (depth 1); ..."."""
+    if status.state == "no target":
+        where = "no target"
+    else:
+        where = status.state
+        if status.cpu is not None:
+            mode = f", {status.mode} mode" if status.mode else ""
+            where = f"CPU {status.cpu}{mode}, {status.state}"
+    if status.handling:
+        where += f": in the handler of vector {_vector_text(status.handling)}"
+        where += f" (depth {status.depth})" if status.depth > 1 else ""
+    elif status.state == "stopped" and status.cpu is not None:
+        where += ": not in a tracked handler"
+    problems = sum(n for severity, n in status.findings.items() if severity != "info")
+    role = "bad" if problems else "good"
+    counts = ", ".join(f"{n} {severity}" for severity, n in status.findings.items() if n)
+    plural = "s" if problems != 1 else ""
+    lines = [style("title", where),
+             f"  {status.runs} handler run{'s' if status.runs != 1 else ''} recorded, "
+             f"{style(role, str(problems))} finding{plural} breaking the convention"
+             + (f" ({counts})" if counts else "")]
+    stop = status.last_stop
+    if stop is not None:
+        what = "entry" if stop.kind == "entry" else f"exit of run #{stop.sequence}"
+        vectors = _vector_text(stop.vectors) if stop.vectors else "unknown vector"
+        lines.append(f"  last stop: breakpoint {stop.breakpoint}, {what} of vector {vectors} "
+                     f"on CPU {stop.cpu}")
+    if status.problem:
+        lines.append(style("warn", f"  {status.problem}"))
+    return "\n".join(lines)
+
+
+# -- isr-trace ------------------------------------------------------------------------------
+
+TRACE_FINDINGS_SHOWN = 50
+
+
+def _trace_state(report) -> str:
+    vectors = format_vector_list(report.vectors) if report.vectors else "none"
+    if report.state == "tracing":
+        limit = (f", limit {report.limit} runs ({report.counted} recorded)"
+                 if report.limit is not None else "")
+        plural = "s" if len(report.vectors) != 1 else ""
+        return f"isr-trace: tracing vector{plural} {vectors}{limit}"
+    if report.state == "stopped":
+        return f"isr-trace: stopped ({report.reason}); traced vectors {vectors}"
+    return "isr-trace: no trace"
+
+
+def render_trace(report, style: Style = PLAIN) -> str:
+    """Per vector: runs, deepest nesting, findings by rule, first/last run;
+    then the kept findings with their run."""
+    lines = [style("title", _trace_state(report))]
+    rows = []
+    for row in report.rows:
+        findings = ", ".join(f"{rule} {n}" for rule, n in row.findings.items()) or "-"
+        rows.append([_vector_text(row.vectors), str(row.runs), str(row.max_depth),
+                     style("bad", findings) if row.findings else findings,
+                     f"#{row.first}" if row.first else "-", f"#{row.last}" if row.last else "-"])
+    if rows:
+        lines += format_table(["VECTOR", "RUNS", "MAX NESTING", "FINDINGS", "FIRST", "LAST"],
+                              rows)
+    else:
+        lines.append("no handler run recorded yet")
+    kept = report.findings_kept
+    if report.findings_total:
+        shown = report.findings[-TRACE_FINDINGS_SHOWN:]
+        more = len(report.findings) - len(shown)
+        lines.append(f"findings ({report.findings_total} counted, {kept} kept"
+                     + (f", the last {len(shown)} runs shown" if more else "") + "):")
+        for digest in shown:
+            nested = f", nested {digest.depth} deep" if digest.depth else ""
+            lines.append(f"  run #{digest.sequence}: vector {_vector_text(digest.vectors)} on "
+                         f"CPU {digest.cpu}{nested}, frame {digest.frame:#x}, interrupted "
+                         f"{digest.cs:#x}:{digest.rip:#x} rsp {digest.rsp:#x}")
+            lines += ["    " + render_finding(f, style) for f in digest.findings]
+    lines.append(f"{report.runs} run{'s' if report.runs != 1 else ''} counted, "
+                 f"{report.kept_runs} kept (history {report.history}); {report.open_runs} open, "
+                 f"{report.unmatched_exits} unmatched exit"
+                 f"{'s' if report.unmatched_exits != 1 else ''}, {report.lost_runs} lost")
+    return "\n".join(lines)

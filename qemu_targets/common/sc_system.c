@@ -1,4 +1,5 @@
-/* Scenarios about the machine rather than one exception: idle, timer, #DF. */
+/* Scenarios about the machine rather than one exception: idle, timer, #DF,
+ * triple fault. */
 #include "canary.h"
 #include "config.h"
 #include "cpu.h"
@@ -11,6 +12,7 @@
 
 DECLARE_TRIGGER(timer);
 DECLARE_TRIGGER(double_fault);
+DECLARE_TRIGGER(triple_fault);
 
 int sc_idle(void)
 {
@@ -52,4 +54,21 @@ int sc_double_fault(void)
 	double_fault_expected = 1;
 	canary_double_fault();
 	return check(0, "no double fault: the trigger returned");
+}
+
+/*
+ * #GP -> gate 13 not present -> #NP -> gate 11 not present -> #DF -> gate 8
+ * not present: a triple fault. The CPU shuts down; with -no-reboot QEMU
+ * exits with status 0 and no PASS/FAIL line. For tools that must tell a
+ * triple fault from a normal end (isrdbg run).
+ */
+int sc_triple_fault(void)
+{
+	idt_set_present(8, 0);
+	idt_set_present(11, 0);
+	idt_set_present(13, 0);
+	canary_reset();
+	canary_set(CANARY_AX, BAD_SELECTOR);
+	canary_triple_fault();
+	return check(0, "no triple fault: the trigger returned");
 }

@@ -19,6 +19,7 @@ const struct scenario common_scenarios[] = {
 	{ "int14", sc_int14, NULL },
 	{ "nmi", sc_nmi, NULL },
 	{ "double-fault", sc_double_fault, NULL },
+	{ "triple-fault", sc_triple_fault, NULL },
 	{ "timer", sc_timer, NULL },
 	{ NULL, NULL, NULL },
 };

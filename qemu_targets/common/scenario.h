@@ -105,6 +105,7 @@ int sc_pf_user_read_supervisor(void);
 int sc_pf_user_write_readonly(void);
 int sc_pf_user_read_not_present(void);
 int sc_double_fault(void);
+int sc_triple_fault(void);
 int sc_timer(void);
 
 #endif

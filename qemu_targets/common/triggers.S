@@ -17,6 +17,7 @@ CANARY_TRIGGER np_gate, int $0x41                 /* gate 0x41 not present */
 CANARY_TRIGGER int14, int $14                     /* no error code pushed */
 CANARY_TRIGGER nmi, int $2
 CANARY_TRIGGER double_fault, mov %ax, %ds         /* gates 11, 13 absent */
+CANARY_TRIGGER triple_fault, mov %ax, %ds         /* gates 8, 11, 13 absent */
 
 /* ---- #PF from ring 0: R_AX = the page ---- */
 CANARY_TRIGGER pf_read_not_present, mov (R_AX), R_BX

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,7 @@ def processes_referring_to(text: str) -> List[int]:
 @pytest.fixture(autouse=True)
 def private_tmpdir(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)   # in-process users re-read TMPDIR
     yield tmp_path
     deadline = time.monotonic() + 5
     left = processes_referring_to(str(tmp_path))

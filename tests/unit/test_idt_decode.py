@@ -145,5 +145,6 @@ def test_json_document():
     assert doc["mode"] == "long" and doc["base"] == "0x2000" and doc["count"] == 256
     assert doc["entries"] == [{
         "vector": 14, "mnemonic": "#PF", "name": "Page Fault", "class": "fault",
-        "error_code": True, "type": "interrupt", "selector": 8, "handler": "0x1000e0",
+        "error_code": True, "type": "interrupt", "type_code": 0xE, "selector": 8,
+        "handler": "0x1000e0",
         "symbol": "isr14+0", "ist": 0, "dpl": 0, "present": True, "problems": []}]

@@ -1,0 +1,112 @@
+"""The GDB half of bench/trace_rate.py: sourced into GDB (by the isrdbg
+launcher, so QEMU, the gdbstub socket and GDB are those of a normal session).
+
+bench_rate(config) arms one configuration at scenario_start, runs the timer
+scenario to scenario_done with the wall clock running, and prints one line
+``BENCH {json}``.  bench_latency() stops at the timer handler's entry and
+times commands there.  Not a test, not part of the extension.
+"""
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import time
+
+import gdb
+
+
+class BareBreakpoint(gdb.Breakpoint):
+    """The baseline: GDB calls stop(), which does nothing and does not stop."""
+
+    def stop(self):
+        return False
+
+
+def _iret_addresses(handler):
+    found = []
+    for line in gdb.execute(f"disassemble {handler}", to_string=True).splitlines():
+        words = line.replace("=>", "").split()
+        if len(words) >= 3 and words[2].startswith("iret"):
+            found.append(int(words[0], 16))
+    if not found:
+        raise gdb.GdbError(f"bench: no iret in {handler}")
+    return found
+
+
+def _emit(**fields):
+    gdb.write("BENCH " + json.dumps(fields) + "\n")
+    gdb.flush()
+
+
+def _to_scenario_start():
+    gdb.execute("break scenario_start", to_string=True)
+    gdb.execute("continue", to_string=True)
+    gdb.execute("delete", to_string=True)
+
+
+def bench_rate(config, vector=32, handler="isr_timer", profile=None):
+    _to_scenario_start()
+    if config == "baseline":
+        entry = int(gdb.parse_and_eval(f"(long)&{handler}"))
+        for address in [entry] + _iret_addresses(handler):
+            BareBreakpoint(f"*{address:#x}", internal=True)
+    elif config == "trace":
+        gdb.execute(f"isr-trace {vector}", to_string=True)
+    elif config == "trace-nowatch":
+        gdb.execute("set isr idt-watch off", to_string=True)
+        gdb.execute(f"isr-trace {vector}", to_string=True)
+    elif config == "watch":
+        gdb.execute(f"isr-watch {vector}", to_string=True)
+    else:
+        raise gdb.GdbError(f"bench: unknown configuration {config}")
+    gdb.execute("break scenario_done", to_string=True)
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    gdb.execute("continue", to_string=True)
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - start
+    fields = dict(config=config, elapsed=elapsed, handled=int(gdb.parse_and_eval("timer_ticks")))
+    if config != "baseline":
+        from gdbext.commands.state import TRACKER
+        from gdbext.commands.tracking import TRACKING
+        fields.update(recorded=sum(s.runs for s in TRACKER.stats.values()),
+                      lost=TRACKER.lost_runs, unmatched=TRACKER.unmatched_exits,
+                      repeats=TRACKING.repeats)
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(profile).print_stats(45)
+        with open(os.environ["BENCH_PROFILE_OUT"], "w") as f:
+            f.write(out.getvalue())
+    _emit(**fields)
+
+
+def _time(command, repeats, flush):
+    samples = []
+    for _ in range(repeats):
+        if flush:
+            gdb.execute("maint flush register-cache", to_string=True)
+        start = time.perf_counter()
+        gdb.execute(command, to_string=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def bench_latency(vector=32, repeats=30):
+    """At the timer handler's entry (a real stop): median latency of
+    isr-frame and isr-diff against GDB's own `info registers`, with GDB's
+    register cache flushed before each (cold) and without (warm)."""
+    gdb.execute(f"isr-break {vector}", to_string=True)
+    gdb.execute("continue", to_string=True)
+    commands = ["info registers", "isr-frame", "isr-diff"]
+    result = {}
+    for command in commands:
+        _time(command, 3, False)      # warm up caches of the command itself
+        result[command] = {"cold": _time(command, repeats, True),
+                           "warm": _time(command, repeats, False)}
+    _emit(latency=result)

@@ -1,0 +1,59 @@
+"""isr-saved: the registers a handler has saved on its stack."""
+
+from gdbext.errors import IsrError
+from gdbext.render import json as render_json
+from gdbext.render.text import render_saved
+from gdbext.saved_regs import saved_registers
+from gdbext.snapshot import register_set
+from gdbext.static_check import Analyzer
+
+from .base import TARGET, TRACKER, IsrCommand, style
+
+
+def saved_view():
+    TARGET.require_stopped()
+    bits = TARGET.address_bits
+    regset = register_set(bits)
+    now = TARGET.registers(regset.at_exit, optional=True)
+    sp, rip = now[regset.sp], now[regset.pc]
+    run = TRACKER.active(TARGET.cpu, sp)
+    if run is None:
+        raise IsrError(f"no handler entry recorded on CPU {TARGET.cpu} encloses RSP {sp:#x}: "
+                       f"arm the vector with isr-break or isr-watch before it is delivered")
+    analyzer = Analyzer(TARGET.read_memory, run.frame.bits, att=TARGET.att_syntax)
+    view = saved_registers(TARGET.read_memory, run.frame.bits, run.handler, run.frame.address,
+                           rip, sp, run.entry.values, now, analyzer)
+    symbols = {a: TARGET.symbolize(a) for a in (view.handler,)}
+    return view, run.frame.bits, symbols
+
+
+class IsrSaved(IsrCommand):
+    """Show the registers the current handler saved on its stack.
+
+Usage: isr-saved [--json]
+
+Stopped anywhere inside a handler whose entry isr-break or isr-watch recorded
+(also inside a C function the handler's stub called, or at its exit): the
+save area found by executing the handler's code from its entry to here
+(push, pushal, mov to stack slots, fxsave/xsave areas), read back from the
+live stack, ordered by address: slot, offset from the interrupt frame,
+register, saved value, whether it equals the interrupted context's value,
+and the instruction that saved it.  Registers that changed and have no copy
+are listed below.  Needs no symbols."""
+
+    NAME = "isr-saved"
+    COMPLETE_WORDS = ("--json",)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+
+    def run(self, args):
+        view, bits, symbols = saved_view()
+        if args.json:
+            self.write(render_json.dumps(render_json.saved_doc(view)))
+        else:
+            self.write(render_saved(view, bits, symbols, style()))
+
+
+def register():
+    IsrSaved()

@@ -1,0 +1,65 @@
+"""isr-status: where isrdbg stands (what the REPL's toolbar shows)."""
+
+import gdb
+
+from gdbext.errors import IsrError
+from gdbext.render import json as render_json
+from gdbext.render.text import render_status
+from gdbext.status import Status, tracker_totals
+
+from .arming import REGISTRY
+from .base import TARGET, TRACKER, IsrCommand
+
+
+class IsrStatus(IsrCommand):
+    """Show where isrdbg stands.
+
+Usage: isr-status [--json]
+
+The target's state (stopped, running, no target), the selected CPU and its
+mode, the handler the CPU is in (innermost recorded handler run enclosing the
+stack pointer) with its nesting depth, the handler runs and findings recorded
+so far, and which isr breakpoint the last stop was (an isr-break entry or an
+isr-watch exit).  Works while the target runs."""
+
+    NAME = "isr-status"
+    COMPLETE_WORDS = ("--json",)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+
+    def result(self, args):
+        runs, findings = tracker_totals(TRACKER)
+        common = dict(runs=runs, findings=findings, open_runs=len(TRACKER.pending()),
+                      last_stop=REGISTRY.last_stop)
+        inferior = gdb.selected_inferior()
+        thread = gdb.selected_thread()
+        if inferior.connection is None or thread is None or not inferior.is_valid():
+            return Status("no target", **common)
+        cpu = TARGET.cpu
+        if thread.is_running():
+            return Status("running", cpu=cpu, **common)
+        mode = problem = None
+        handling, depth = (), 0
+        try:
+            mode = TARGET.cpu_state().mode.value
+        except IsrError as error:
+            problem = str(error)
+        try:
+            sp_name = "rsp" if TARGET.address_bits == 64 else "esp"
+            run = TRACKER.active(cpu, TARGET.registers([sp_name])[sp_name])
+            if run is not None:
+                handling, depth = run.vectors, run.depth + 1
+        except IsrError as error:
+            problem = problem or str(error)
+        return Status("stopped", cpu, mode, tuple(handling), depth, problem=problem, **common)
+
+    def document(self, status, args):
+        return render_json.status_doc(status)
+
+    def text(self, status, args, style):
+        return render_status(status, style)
+
+
+def register():
+    IsrStatus()

@@ -1,0 +1,133 @@
+"""isr-trace: record every run of chosen vectors' handlers without stopping,
+and report them per vector.
+
+A trace is an arming mode (TRACE: never stop) plus a report over what the
+Tracker recorded; the per-interrupt work is the same as isr-watch --no-stop.
+"""
+
+import gdb
+
+from gdbext.errors import IsrError, UsageError
+from gdbext.render import json as render_json
+from gdbext.render.text import render_arming, render_trace
+from gdbext.trace import trace_report
+from gdbext.vectors import format_vector_list, parse_specs
+
+from .arming import REGISTRY, TRACE as TRACE_MODE
+from .base import IsrCommand
+from .state import TRACE, TRACKER
+from .tracking import TRACKING
+
+ACTIONS = ("report", "stop", "clear")
+
+
+def _traced_and_armed():
+    return [v for v in sorted(TRACE.vectors)
+            if v in REGISTRY.vectors and REGISTRY.vectors[v].mode == TRACE_MODE]
+
+
+def stop_tracing(reason, defer_deletes=False):
+    TRACE.stop(reason)
+    REGISTRY.remove(_traced_and_armed(), defer_deletes=defer_deletes)
+
+
+def on_run(run):
+    """Every completed run (inside a breakpoint's stop()): count it, and stop
+    tracing when it reaches the limit."""
+    if TRACE.account(run):
+        stop_tracing(f"limit of {TRACE.limit} runs reached", defer_deletes=True)
+
+
+class IsrTrace(IsrCommand):
+    """Record every run of the given vectors' handlers without stopping the target.
+
+Usage: isr-trace [--limit N] SPEC...
+       isr-trace report [--json]
+       isr-trace stop
+       isr-trace clear
+
+Each entry and exit is paired and judged as by isr-watch (registers, frame,
+nesting, findings), but GDB never stops for it.  --limit N stops tracing
+(disarms the vectors) after N runs; the target keeps running.  Ctrl-C stops
+the target and keeps the trace.
+
+isr-trace report: per vector the runs, deepest nesting, findings by rule and
+the first and last run number, then each finding with the run it came from.
+isr-trace stop: disarm the traced vectors, keep what was recorded.
+isr-trace clear: forget what was recorded (a running trace goes on).
+
+Counters are exact; the latest runs (`set isr trace-history N`, default
+1000) are kept in full for isr-diff --last, and as many runs with findings
+plus the first one per vector and rule."""
+
+    NAME = "isr-trace"
+    COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
+    COMPLETE_WORDS = ACTIONS + ("--limit", "--json")
+    COMPLETES_VECTORS = True
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int)
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("spec", nargs="*")
+
+    def parse_argv(self, argv):
+        argv = list(argv)
+        if argv and argv[0] in ACTIONS:
+            action, rest = argv[0], argv[1:]
+            allowed = ("--json",) if action == "report" else ()
+            extra = [word for word in rest if word not in allowed]
+            if extra:
+                raise UsageError(f"isr-trace {action} takes no argument {extra[0]!r}"
+                                 f" (see `help isr-trace`)")
+            args = self.parser.parse_args([w for w in rest if w in allowed])
+            args.action = action
+            return args
+        args = self.parser.parse_args(argv)
+        if not args.spec:
+            raise UsageError("give the vectors to trace, or report, stop or clear "
+                             "(see `help isr-trace`)")
+        if args.limit is not None and args.limit < 1:
+            raise UsageError("--limit wants a positive number of runs")
+        args.action = "start"
+        return args
+
+    def result(self, args):
+        if args.action == "start":
+            vectors = parse_specs(args.spec)
+            TRACE.start(vectors, args.limit)
+            REGISTRY.add(vectors, TRACE_MODE)
+            return REGISTRY.report(vectors)
+        if args.action == "stop":
+            if not TRACE.active:
+                raise IsrError("no trace is running (start one with isr-trace SPEC...)")
+            stop_tracing("isr-trace stop")
+        elif args.action == "clear":
+            TRACKER.clear(keep_open=True)
+            TRACE.clear()
+        elif not TRACE.vectors and TRACE.state == "off":
+            raise IsrError("no trace recorded (start one with isr-trace SPEC...)")
+        return trace_report(TRACE, TRACKER)
+
+    def document(self, result, args):
+        if args.action == "start":
+            return render_json.breakpoints_doc(result)
+        return render_json.trace_doc(result)
+
+    def text(self, result, args, style):
+        if args.action == "start":
+            limit = f", stopping after {args.limit} runs" if args.limit else ""
+            armed = render_arming(result, style)
+            traced = format_vector_list(sorted({a.vector for a in result.vectors}))
+            return (armed + "\n" if armed else "") + \
+                f"isr-trace: recording vector{'s' if len(result.vectors) != 1 else ''} " \
+                f"{traced}{limit}; `isr-trace report` shows the runs"
+        if args.action == "stop":
+            return f"isr-trace: stopped after {result.runs} runs; `isr-trace report` shows them"
+        if args.action == "clear":
+            return "isr-trace: cleared"
+        return render_trace(result, style)
+
+
+def register():
+    IsrTrace()
+    TRACKING.observers.append(on_run)

@@ -1,0 +1,373 @@
+"""Abstract execution of a handler's code: what each register and stack slot
+holds relative to the handler's entry, along every path.
+
+A value is a token (kind, what, writer address): ``("orig", reg, _)`` is the
+register's value at entry (the interrupted code's), ``("sp", depth, _)`` a
+copy of the stack pointer at that depth (`mov %rsp,%rbx` before aligning the
+stack), ``("val", "", address)`` anything computed at ``address``, and
+``("unknown", "", address)`` what was loaded from a stack the analysis lost
+track of (after the handler switched stacks): neither proof of a clobber nor
+of a restore.
+The stack is tracked by depth: bytes pushed below the entry RSP (which points
+at the interrupt frame).  This is what the static checks (`isr-check`) and the
+saved-register view (`isr-saved`) read; it never runs the code.
+"""
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, FrozenSet, Optional, Tuple
+
+X86_OP_REG, X86_OP_IMM, X86_OP_MEM = 1, 2, 3
+AC_WRITE = 2
+
+GPR64 = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
+         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
+GPR32 = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp")
+SEGMENTS = ("ds", "es", "fs", "gs")
+# pushal order (lowest address last pushed): eax ecx edx ebx esp ebp esi edi
+PUSHA_ORDER = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
+
+_SUB = {}
+for _full, _parts in {
+    "rax": "eax ax al ah", "rbx": "ebx bx bl bh", "rcx": "ecx cx cl ch", "rdx": "edx dx dl dh",
+    "rsi": "esi si sil", "rdi": "edi di dil", "rbp": "ebp bp bpl", "rsp": "esp sp spl",
+}.items():
+    for _part in _parts.split():
+        _SUB[_part] = _full
+for _n in range(8, 16):
+    for _suffix in ("d", "w", "b"):
+        _SUB[f"r{_n}{_suffix}"] = f"r{_n}"
+
+SIMD_SAVES = {"fxsave", "fxsave64", "xsave", "xsave64", "xsaveopt", "xsaveopt64", "xsavec",
+              "xsavec64", "xsaves", "xsaves64", "fsave", "fnsave"}
+SIMD_RESTORES = {"fxrstor", "fxrstor64", "xrstor", "xrstor64", "xrstors", "xrstors64", "frstor"}
+
+
+def full_register(name: str, bits: int) -> str:
+    """The architectural register a (sub-)register name belongs to, in the
+    width GDB shows: "al" -> "rax" on x86_64, "eax" on i386."""
+    parent = _SUB.get(name, name)
+    if bits == 32 and parent.startswith("r") and parent[1:] in ("ax", "bx", "cx", "dx", "si",
+                                                                 "di", "bp", "sp"):
+        return "e" + parent[1:]
+    return parent
+
+
+def is_simd_register(name: str) -> bool:
+    return name.startswith(("xmm", "ymm", "zmm", "mm", "st", "k")) or name in (
+        "mxcsr", "fpsw", "fpcw", "x87control", "x87status")
+
+
+Token = Tuple[str, str, int]     # (kind, register or "", address of the writer)
+
+
+def orig(reg: str) -> Token:
+    return ("orig", reg, -1)
+
+
+def same(a: Token, b: Token) -> bool:
+    return a[0] == b[0] and a[1] == b[1]
+
+
+@dataclass(frozen=True)
+class MachineState:
+    depth: Optional[int]                       # bytes below the entry RSP; None after and-align
+    aligned: bool = False                      # RSP known 16-aligned although depth is unknown
+    regs: Tuple[Tuple[str, Token], ...] = ()   # tracked registers not holding orig()
+    slots: Tuple[Tuple[int, Token], ...] = ()  # depth -> what was stored there
+    simd_saved: Optional[int] = None           # address of the fxsave/xsave that saved SIMD state
+    simd_save_depth: Optional[int] = None
+    reported: FrozenSet[str] = frozenset()     # registers a call finding already covers
+    # what put the stack where it is: (bytes, address) of pushes/subs not yet undone
+    adjusts: Tuple[Tuple[int, int], ...] = ()
+
+    def reg(self, name: str) -> Token:
+        for key, token in self.regs:
+            if key == name:
+                return token
+        return orig(name)
+
+    def slot(self, depth: int) -> Optional[Token]:
+        for key, token in self.slots:
+            if key == depth:
+                return token
+        return None
+
+    def with_reg(self, name: str, token: Token) -> "MachineState":
+        regs = tuple((k, t) for k, t in self.regs if k != name)
+        if not same(token, orig(name)):
+            regs = tuple(sorted(regs + ((name, token),)))
+        return replace(self, regs=regs)
+
+    def with_slot(self, depth: int, token: Token) -> "MachineState":
+        slots = tuple((k, t) for k, t in self.slots if k != depth)
+        return replace(self, slots=tuple(sorted(slots + ((depth, token),))))
+
+    def changed(self) -> Dict[str, Token]:
+        return dict(self.regs)
+
+    def key(self):
+        """What distinguishes states for the path search (writer addresses aside)."""
+        return (self.depth, self.aligned, tuple((k, t[0], t[1]) for k, t in self.regs),
+                tuple((k, t[0], t[1]) for k, t in self.slots),
+                self.simd_saved is not None, self.reported)
+
+
+class Machine:
+    """Steps one instruction at a time over a MachineState."""
+
+    def __init__(self, bits: int):
+        self.bits = bits
+        self.slot = bits // 8
+        self.sp = "rsp" if bits == 64 else "esp"
+        self.fp = "rbp" if bits == 64 else "ebp"
+        self.gprs = GPR64 if bits == 64 else GPR32
+
+    def tracked(self, name: str) -> Optional[str]:
+        full = full_register(name, self.bits)
+        if full in self.gprs or full in SEGMENTS:
+            return full
+        return None
+
+    # -- operand helpers ----------------------------------------------------------
+    def _reg_name(self, insn, reg_id) -> str:
+        return insn.detail.reg_name(reg_id) if reg_id else ""
+
+    def stack_offset(self, insn, op) -> Optional[int]:
+        """For a memory operand [rsp + disp] (no index): disp; else None."""
+        if op.type != X86_OP_MEM:
+            return None
+        base = full_register(self._reg_name(insn, op.mem.base), self.bits)
+        if base != self.sp or op.mem.index:
+            return None
+        return op.mem.disp
+
+    def stack_copy(self, state, name) -> Optional[int]:
+        """The depth a register holds a copy of the stack pointer at, if it does."""
+        token = state.reg(name) if name else None
+        return int(token[1]) if token is not None and token[0] == "sp" else None
+
+    def slot_depth(self, insn, op, state) -> Optional[int]:
+        """The stack depth a memory operand addresses: [rsp+N], or [rbx+N] when
+        rbx holds a copy of the stack pointer."""
+        offset = self.stack_offset(insn, op)
+        if offset is not None and state.depth is not None:
+            return state.depth - offset
+        if op.type != X86_OP_MEM or op.mem.index:
+            return None
+        copy = self.stack_copy(state, self.tracked(self._reg_name(insn, op.mem.base)))
+        return None if copy is None else copy - op.mem.disp
+
+    # -- one instruction ----------------------------------------------------------
+    def step(self, insn, state: MachineState) -> MachineState:
+        raw = insn.detail
+        m = insn.mnemonic
+        ops = list(raw.operands)
+        here = ("val", "", insn.address)
+
+        if m in ("push", "pushq", "pushl", "pushw"):
+            size = ops[0].size if ops and ops[0].size in (2, 4, 8) else self.slot
+            token = here
+            if ops and ops[0].type == X86_OP_REG:
+                name = self.tracked(self._reg_name(insn, ops[0].reg))
+                if name is not None:
+                    token = state.reg(name)
+            return self._push(state, size, token, insn.address)
+        if m in ("pop", "popq", "popl", "popw"):
+            size = ops[0].size if ops and ops[0].size in (2, 4, 8) else self.slot
+            loaded = self._top(state, insn.address)
+            state = self._pop(state, size)
+            if ops and ops[0].type == X86_OP_REG:
+                name = self.tracked(self._reg_name(insn, ops[0].reg))
+                if name is not None:
+                    state = state.with_reg(name, loaded)
+            return state
+        if m in ("pushal", "pusha", "pushad"):
+            for name in PUSHA_ORDER:
+                token = here if name == "esp" else state.reg(name)
+                state = self._push(state, 4, token, insn.address)
+            return state
+        if m in ("popal", "popa", "popad"):
+            for name in reversed(PUSHA_ORDER):
+                loaded = self._top(state, insn.address)
+                state = self._pop(state, 4)
+                if name != "esp":
+                    state = state.with_reg(name, loaded)
+            return state
+        if m in ("pushfq", "pushfd", "pushf", "pushfl"):
+            return self._push(state, self.slot, here, insn.address)
+        if m in ("popfq", "popfd", "popf", "popfl"):
+            return self._pop(state, self.slot)
+        if m == "leave":
+            state = replace(state, depth=self.stack_copy(state, self.fp), aligned=False)
+            return self.step_pop_fp(insn, state)
+        if m in ("call", "callq", "calll"):
+            return state   # the caller accounts for calls (they return); RSP is unchanged after
+        if m in SIMD_SAVES and state.simd_saved is None:
+            return replace(state, simd_saved=insn.address, simd_save_depth=self._mem_depth(insn, ops, state))
+
+        sp_result = self._stack_pointer_arith(insn, m, ops, state)
+        if sp_result is not None:
+            return sp_result
+        if m == "lea" and len(ops) == 2:
+            return self._lea(insn, ops, state)
+        if m.startswith("mov") and len(ops) == 2:
+            moved = self._move(insn, ops, state)
+            if moved is not None:
+                return moved
+        return self._clobber_written(insn, state)
+
+    def step_pop_fp(self, insn, state):
+        loaded = self._top(state, insn.address)
+        state = self._pop(state, self.slot)
+        return state.with_reg(self.fp, loaded)
+
+    @staticmethod
+    def _top(state, address) -> Token:
+        """What a pop at ``address`` loads: the slot's token, re-attributed."""
+        if state.depth is None:
+            return ("unknown", "", address)
+        token = state.slot(state.depth)
+        return (token[0], token[1], address) if token else ("val", "", address)
+
+    def _mem_depth(self, insn, ops, state):
+        for op in ops:
+            depth = self.slot_depth(insn, op, state)
+            if depth is not None:
+                return depth
+        return None
+
+    def _push(self, state, size, token, address=-1):
+        if state.depth is None:
+            return state
+        if token[0] == "orig":
+            token = ("orig", token[1], address)   # remember which push saved it
+        depth = state.depth + size
+        return replace(state.with_slot(depth, token), depth=depth,
+                       adjusts=state.adjusts + ((size, address),))
+
+    def _pop(self, state, size):
+        if state.depth is None:
+            return state
+        return replace(state, depth=state.depth - size, adjusts=_undo(state.adjusts, size))
+
+    def _stack_pointer_arith(self, insn, m, ops, state):
+        if not ops or ops[0].type != X86_OP_REG:
+            return None
+        if full_register(self._reg_name(insn, ops[0].reg), self.bits) != self.sp:
+            return None
+        if m in ("sub", "add") and len(ops) == 2 and ops[1].type == X86_OP_IMM:
+            delta = ops[1].imm if m == "sub" else -ops[1].imm
+            if state.depth is None:
+                return state
+            adjusts = state.adjusts + ((delta, insn.address),) if delta > 0 \
+                else _undo(state.adjusts, -delta)
+            return replace(state, depth=state.depth + delta, adjusts=adjusts)
+        if m == "lea" and ops[1].type == X86_OP_MEM:
+            # lea 8(%rsp),%rsp or lea -0xc(%ebp),%esp with ebp a stack-pointer copy
+            depth = self.slot_depth(insn, ops[1], state)
+            return replace(state, depth=depth, aligned=False,
+                           adjusts=state.adjusts if depth is None or state.depth is None
+                           or depth >= state.depth else _undo(state.adjusts, state.depth - depth))
+        if m == "and" and len(ops) == 2 and ops[1].type == X86_OP_IMM and ops[1].imm < 0:
+            return replace(state, depth=None, aligned=(-ops[1].imm) % 16 == 0)
+        if m.startswith("mov") and len(ops) == 2 and ops[1].type == X86_OP_REG:
+            # mov %rbx,%rsp: back to the depth saved in rbx
+            copy = self.stack_copy(state, self.tracked(self._reg_name(insn, ops[1].reg)))
+            return replace(state, depth=copy, aligned=False)
+        return replace(state, depth=None, aligned=False)
+
+    def _lea(self, insn, ops, state):
+        dst, src = ops
+        name = self.tracked(self._reg_name(insn, dst.reg))
+        if name is None:
+            return state
+        base = self.tracked(self._reg_name(insn, src.mem.base))
+        index = self._reg_name(insn, src.mem.index)
+        if base == name and src.mem.disp == 0 and index in ("", "eiz", "riz"):
+            return state    # `lea 0x0(%esi,%eiz,1),%esi`: a multi-byte nop
+        depth = self.slot_depth(insn, src, state)
+        if depth is not None:
+            return state.with_reg(name, ("sp", str(depth), insn.address))
+        return state.with_reg(name, ("val", "", insn.address))
+
+    def _move(self, insn, ops, state):
+        dst, src = ops
+        # mov %rsp,%rbx: remember the depth, to come back by `mov %rbx,%rsp` / `leave`
+        if dst.type == X86_OP_REG and src.type == X86_OP_REG and \
+                full_register(self._reg_name(insn, src.reg), self.bits) == self.sp:
+            name = self.tracked(self._reg_name(insn, dst.reg))
+            if name is None:
+                return None
+            if state.depth is None:
+                return state.with_reg(name, ("val", "", insn.address))
+            return state.with_reg(name, ("sp", str(state.depth), insn.address))
+        if dst.type == X86_OP_MEM and src.type == X86_OP_REG:
+            depth = self.slot_depth(insn, dst, state)
+            if depth is not None:
+                name = self.tracked(self._reg_name(insn, src.reg))
+                token = state.reg(name) if name else ("val", "", insn.address)
+                if token[0] == "orig":
+                    token = ("orig", token[1], insn.address)
+                return state.with_slot(depth, token)
+            return state
+        if dst.type == X86_OP_REG:
+            name = self.tracked(self._reg_name(insn, dst.reg))
+            if name is None:
+                return None
+            # copies keep the token, so `mov %ds,%eax ... mov %eax,%ds` restores DS
+            token = None
+            if src.type == X86_OP_REG:
+                source = self.tracked(self._reg_name(insn, src.reg))
+                token = state.reg(source) if source is not None else None
+            elif src.type == X86_OP_MEM:
+                depth = self.slot_depth(insn, src, state)
+                token = state.slot(depth) if depth is not None else None
+            if token is not None:
+                return state.with_reg(name, (token[0], token[1], insn.address))
+        return None
+
+    def _clobber_written(self, insn, state):
+        try:
+            _, written = insn.detail.regs_access()
+        except Exception:
+            written = ()
+        for reg_id in written:
+            name = self.tracked(insn.detail.reg_name(reg_id))
+            if name is not None:
+                state = state.with_reg(name, ("val", "", insn.address))
+        return state
+
+
+def _undo(adjusts, size):
+    """Remove ``size`` bytes of the most recent stack adjustments."""
+    adjusts = list(adjusts)
+    while size > 0 and adjusts:
+        last, address = adjusts.pop()
+        if last > size:
+            adjusts.append((last - size, address))
+        size -= last
+    return tuple(adjusts)
+
+
+def writes_memory_below_sp(machine: Machine, insn, state: MachineState) -> Optional[int]:
+    """A store to [rsp - N] (N > 0): the red zone, which interrupts overwrite."""
+    for op in insn.detail.operands:
+        if op.type == X86_OP_MEM and op.access & AC_WRITE:
+            offset = machine.stack_offset(insn, op)
+            if offset is not None and offset < 0:
+                return offset
+    return None
+
+
+def writes_simd(insn) -> bool:
+    """The instruction changes x87/SSE/AVX state (registers or MXCSR)."""
+    if insn.mnemonic in SIMD_SAVES or insn.mnemonic in SIMD_RESTORES:
+        return False
+    try:
+        _, written = insn.detail.regs_access()
+    except Exception:
+        return False
+    names = [insn.detail.reg_name(r) for r in written]
+    if any(is_simd_register(n) for n in names):
+        return True
+    return insn.mnemonic in ("ldmxcsr", "vldmxcsr", "fninit", "finit", "fldcw", "emms")

@@ -1,0 +1,180 @@
+"""isr-trace on the bundled kernels: counts against the kernel's own count,
+findings with their run, the memory bound, --limit, stop, clear, Ctrl-C and
+bad arguments."""
+
+import json
+import re
+import sys
+import time
+
+import pexpect
+import pytest
+
+from .conftest import ROOT, batch
+
+HANDLED = re.compile(r"timer: handled (\d+) interrupts")
+
+
+def handled(serial):
+    return int(HANDLED.search(serial.read_text()).group(1))
+
+
+def by_vector(doc):
+    return {row["vector"]: row for row in doc["per_vector"]}
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "i386"])
+def test_trace_counts_every_timer_interrupt(kernels, tmp_path, arch):
+    """Armed from reset (pending until the kernel loads its IDT), with a short
+    history: every interrupt the kernel counted is a run, only the history is kept."""
+    serial = tmp_path / "serial.log"
+    result = batch(kernels[arch], "scenario=timer ticks=300 hz=1000",
+                   ["set isr trace-history 50", "isr-trace 32", "break scenario_done",
+                    "continue", "isr-trace report --json", "isr-trace report"],
+                   extra=["--serial", serial])
+    assert result.returncode == 0, result.stderr
+    doc = result.doc("trace")
+    count = handled(serial)
+    assert count >= 300
+    timer = by_vector(doc)[32]
+    assert timer["runs"] == count and timer["max_depth"] == 0 and timer["findings"] == {}
+    assert timer["last"] - timer["first"] + 1 == count      # no run lost, none twice
+    assert doc["runs"] == count and doc["kept_runs"] == 50 and doc["history"] == 50
+    assert (doc["open_runs"], doc["lost_runs"], doc["unmatched_exits"]) == (0, 0, 0)
+    assert doc["state"] == "tracing" and doc["findings"] == []
+    assert re.search(rf"^32 Interrupt +{count} +0 +- +#{timer['first']} +#{timer['last']}$",
+                     result.stdout, re.M), result.stdout
+
+
+def test_a_broken_handler_is_reported_with_its_run(kernels):
+    """The scenario installs its handler for 0x52 after the trace was armed:
+    the trace follows the gate write and records the one run with its finding."""
+    result = batch(kernels["x86_64"], "scenario=bad-clobber-rbx",
+                   ["isr-trace 0x52", "break scenario_done", "continue",
+                    "isr-trace report --json", "isr-trace report",
+                    "isr-diff --vector 0x52 --json"])
+    assert result.returncode == 0, result.stderr
+    doc = result.doc("trace")
+    row = by_vector(doc)[0x52]
+    assert row["runs"] == 1 and row["findings"] == {"clobbered-register": 1}
+    run = result.doc("diff")["runs"][0]
+    assert row["first"] == row["last"] == run["sequence"]
+    [finding] = doc["findings"]
+    assert finding["rule"] == "clobbered-register" and finding["vector"] == 0x52
+    assert finding["run"]["run"] == run["sequence"] and finding["run"]["vector"] == 0x52
+    assert finding["details"]["registers"] == {"rbx": ["0xb0b0b0b0b0b0b0b1", "0xdead"]}
+    assert f"  run #{run['sequence']}: vector 82 Interrupt on CPU 0" in result.stdout
+    assert "    error clobbered-register: registers changed: rbx 0xb0b0b0b0b0b0b0b1 -> 0xdead" \
+        in result.stdout
+
+
+def test_limit_stops_tracing_and_the_target_runs_on(kernels, tmp_path):
+    serial = tmp_path / "serial.log"
+    result = batch(kernels["x86_64"], "scenario=timer ticks=100 hz=1000",
+                   ["break scenario_start", "continue", "isr-trace --limit 10 32",
+                    "break scenario_done", "continue", "isr-trace report --json",
+                    "info isr-breakpoints"], extra=["--serial", serial])
+    assert result.returncode == 0, result.stderr
+    doc = result.doc("trace")
+    assert doc["state"] == "stopped" and doc["reason"] == "limit of 10 runs reached"
+    assert by_vector(doc)[32]["runs"] == 10 and doc["counted"] == 10
+    assert (doc["open_runs"], doc["unmatched_exits"]) == (0, 0)
+    assert "No isr breakpoints." in result.stdout
+    assert handled(serial) >= 100
+
+
+def test_stop_keeps_the_trace_and_clear_forgets_it(kernels):
+    result = batch(kernels["x86_64"], "scenario=timer ticks=100 hz=1000",
+                   ["isr-trace 32", "break timer_tick if timer_ticks == 20", "continue",
+                    "isr-trace stop", "isr-trace report --json", "info isr-breakpoints",
+                    "delete", "break scenario_done", "continue", "isr-trace report --json",
+                    "isr-trace clear", "isr-trace report --json"])
+    assert result.returncode == 0, result.stderr
+    stopped, after, cleared = result.docs("trace")
+    # stopped inside the 21st run: 20 complete, one open
+    assert stopped["state"] == "stopped" and stopped["reason"] == "isr-trace stop"
+    assert by_vector(stopped)[32]["runs"] == 20 and stopped["open_runs"] == 1
+    assert "isr-trace: stopped after 20 runs" in result.stdout
+    assert "No isr breakpoints." in result.stdout
+    # the open run still closed; nothing after it was recorded
+    assert by_vector(after)[32]["runs"] == 21 and after["open_runs"] == 0
+    assert after["unmatched_exits"] == 0
+    assert cleared["runs"] == 0 and cleared["per_vector"] == [] and cleared["kept_runs"] == 0
+
+
+def test_ctrl_c_stops_the_target_and_keeps_the_trace(kernels):
+    """Ctrl-C in an interactive session while the trace records."""
+    child = pexpect.spawn(sys.executable, ["-m", "gdbext.client.cli", "gdb",
+                                           str(kernels["x86_64"]), "--append",
+                                           "scenario=timer ticks=1000000 hz=1000"],
+                          cwd=str(ROOT), encoding="utf-8", timeout=60, dimensions=(50, 200))
+    try:
+        child.expect_exact("(gdb) ")
+        child.sendline("set style enabled off")
+        child.expect_exact("(gdb) ")
+        child.sendline("isr-trace 32")
+        child.expect_exact("(gdb) ")
+        child.sendline("continue")
+        child.expect_exact("Continuing.")
+        time.sleep(1.5)                     # recording
+        # GDB passes Ctrl-C to QEMU at once, and QEMU drops it when the target
+        # is halted at a breakpoint at that moment (bare GDB breakpoints alike):
+        # as a user would, press it again until the target stops.
+        for _ in range(20):
+            child.send("\x03")
+            found = child.expect(["Program received signal SIGINT", "interrupted \\(Ctrl-C\\)",
+                                  r"\(y or n\)", pexpect.TIMEOUT], timeout=1)
+            if found < 2:
+                break
+            if found == 2:
+                child.sendline("n")         # "not responding to interrupt requests": wait
+        else:
+            pytest.fail("Ctrl-C did not stop the target")
+        child.expect_exact("(gdb) ")
+        child.sendline("isr-trace report --json")
+        child.expect(r'(\{"schema":"isrdbg/1","kind":"trace".*\})\r?\n')
+        doc = json.loads(child.match.group(1))
+        child.expect_exact("(gdb) ")
+        child.sendline("info isr-breakpoints")
+        child.expect_exact("(gdb) ")
+        table = child.before
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert doc["state"] == "tracing" and by_vector(doc)[32]["runs"] > 1
+    assert doc["lost_runs"] == 0 and doc["unmatched_exits"] == 0
+    assert re.search(r"^32 Interrupt +armed", table, re.M), table
+
+
+BAD = [
+    ("isr-trace", "isr-trace: give the vectors to trace, or report, stop or clear "
+                  "(see `help isr-trace`)"),
+    ("isr-trace 300", "isr-trace: vector 300 is out of range (0-255)"),
+    ("isr-trace --limit 0 32", "isr-trace: --limit wants a positive number of runs"),
+    ("isr-trace --limit x 32", "isr-trace: argument --limit: invalid int value: 'x' "
+                               "(see `help isr-trace`)"),
+    ("isr-trace report all", "isr-trace: isr-trace report takes no argument 'all' "
+                             "(see `help isr-trace`)"),
+    ("isr-trace report", "isr-trace: no trace recorded (start one with isr-trace SPEC...)"),
+    ("isr-trace stop", "isr-trace: no trace is running (start one with isr-trace SPEC...)"),
+    ("set isr trace-history 0", "set isr trace-history: keep at least 1 run"),
+]
+
+
+def test_bad_arguments_are_one_line_errors(kernels, tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_text(
+        "import gdb\n"
+        f"for command in {[c for c, _ in BAD]!r}:\n"
+        "    try:\n"
+        "        gdb.execute(command)\n"
+        "    except gdb.error as error:\n"
+        "        print('ERROR ' + str(error))\n")
+    result = batch(kernels["x86_64"], "scenario=idle",
+                   ["break scenario_start", "continue", f"source {script}",
+                    "show isr trace-history"])
+    assert result.returncode == 0, result.stderr
+    errors = [line[6:] for line in result.stdout.splitlines() if line.startswith("ERROR ")]
+    assert errors == [message for _, message in BAD]
+    assert "The number of completed handler runs kept is 1000." in result.stdout

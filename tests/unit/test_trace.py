@@ -1,0 +1,142 @@
+"""isr-trace on synthetic runs: what the report says, and that a long trace
+stays within its memory bound."""
+
+import gc
+import json
+import tracemalloc
+
+from gdbext.render import json as render_json
+from gdbext.render.text import render_trace
+from gdbext.snapshot import X86_64
+from gdbext.trace import Trace, trace_report
+from gdbext.tracker import MAX_OPEN_PER_CPU, Tracker
+
+from .test_judge_tracker import ENTRY_REGS, context, frame, iret_at
+
+TIMER = (32,)
+BROKEN = (0x52,)
+
+
+def run(tracker, vectors=TIMER, changes=None, f=None, cpu=0):
+    f = f or frame()
+    tracker.enter(cpu, vectors, 0x102000, "interrupt", f, context(f))
+    return tracker.exit(cpu, iret_at(f, changes=changes))
+
+
+def test_report_counts_findings_per_vector_with_their_run():
+    tracker, trace = Tracker(), Trace()
+    trace.start([32, 0x52], None)
+    for _ in range(3):
+        run(tracker)
+    bad = run(tracker, BROKEN, changes={"rbx": 0xDEAD})
+    run(tracker)
+    run(tracker, (0x60,))                          # not traced
+    report = trace_report(trace, tracker)
+    rows = {r.vectors: r for r in report.rows}
+    assert set(rows) == {TIMER, BROKEN}
+    assert (rows[TIMER].runs, rows[TIMER].first, rows[TIMER].last) == (4, 1, 5)
+    assert rows[TIMER].findings == {} and rows[TIMER].max_depth == 0
+    assert rows[BROKEN].findings == {"clobbered-register": 1}
+    assert [d.sequence for d in report.findings] == [bad.sequence] == [4]
+    assert report.findings[0].findings[0].rule == "clobbered-register"
+    assert report.runs == 5 and report.findings_total == 1
+
+    text = render_trace(report)
+    assert "82 Interrupt  1     0            clobbered-register 1  #4     #4" in text
+    assert "  run #4: vector 82 Interrupt on CPU 0, frame 0x8fd0" in text
+    assert "    error clobbered-register: registers changed: rbx 0x1001 -> 0xdead" in text
+
+    doc = json.loads(render_json.dumps(render_json.trace_doc(report)))
+    assert doc["kind"] == "trace" and doc["state"] == "tracing"
+    assert [(r["vector"], r["runs"]) for r in doc["per_vector"]] == [(32, 4), (0x52, 1)]
+    finding = doc["findings"][0]
+    assert finding["rule"] == "clobbered-register" and finding["run"]["run"] == 4
+    assert finding["run"]["vector"] == 0x52 and finding["run"]["rip"] == "0x101000"
+
+
+def test_limit_and_stop():
+    tracker, trace = Tracker(), Trace()
+    trace.start([32], 3)
+    assert [trace.account(run(tracker)) for _ in range(3)] == [False, False, True]
+    trace.stop("limit of 3 runs reached")
+    assert not trace.account(run(tracker))        # no longer counted
+    report = trace_report(trace, tracker)
+    assert report.state == "stopped" and report.counted == 3
+    assert "isr-trace: stopped (limit of 3 runs reached)" in render_trace(report)
+
+
+def test_clear_keeps_runs_in_progress():
+    tracker, trace = Tracker(), Trace()
+    trace.start([32], None)
+    run(tracker)
+    f = frame()
+    tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))
+    tracker.clear(keep_open=True)
+    trace.clear()
+    assert trace_report(trace, tracker).runs == 0 and len(tracker.pending()) == 1
+    assert tracker.exit(0, iret_at(f)).sequence == 2       # still pairs; numbers go on
+    assert trace_report(trace, tracker).rows[0].first == 2
+
+
+def test_exit_keeps_only_what_changed():
+    tracker = Tracker()
+    done = run(tracker, changes={"rbx": 0xDEAD})
+    assert set(done.exit.registers) == {"rbx", "rip", "rsp", "eflags"}
+    assert len(done.entry.values) == len(X86_64.tracked)
+
+
+def test_resize_keeps_the_latest_runs():
+    tracker = Tracker(history=10)
+    for _ in range(25):
+        run(tracker)
+    tracker.resize(4)
+    assert [r.sequence for r in tracker.completed] == [22, 23, 24, 25]
+    assert tracker.stats[TIMER].runs == 25
+
+
+def _trace_many(tracker, count, start=0):
+    for i in range(start, start + count):
+        if i % 7 == 0:
+            run(tracker, BROKEN, changes={"rbx": i})
+        else:
+            run(tracker)
+
+
+def test_a_long_trace_stays_within_its_memory_bound():
+    """10,000 runs, one in seven with a finding, through a 100-run history:
+    counters stay exact, what is kept is bounded, and memory stops growing."""
+    tracemalloc.start()
+    try:
+        tracker = Tracker(history=100)
+        _trace_many(tracker, 2000)          # the ring and the findings log are full
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        _trace_many(tracker, 8000, start=2000)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    growth = after - before
+    assert tracker.stats[TIMER].runs + tracker.stats[BROKEN].runs == 10_000
+    assert tracker.stats[BROKEN].findings["clobbered-register"] == 1429
+    assert len(tracker.completed) == 100 and len(tracker.finding_runs) == 100
+    assert len(tracker.first_findings) == 1
+    log = tracker.findings_log()
+    assert log[0].sequence == 1 and len(log) == 101        # the first one, then the latest
+    assert growth < 64 * 1024, f"grew by {growth} bytes over 8,000 runs"
+
+
+def test_runs_that_never_exit_are_bounded():
+    tracker = Tracker(history=10)
+    for i in range(10_000):
+        f = frame(address=0x9000 - 48 - 64 * (i % 5000), rsp=0x9000 - 64 * (i % 5000))
+        tracker.enter(i % 2, TIMER, 0x102000, "interrupt", f, context(f))
+    assert all(len(runs) <= MAX_OPEN_PER_CPU for runs in tracker.open.values())
+    assert tracker.lost_runs == 10_000 - 2 * MAX_OPEN_PER_CPU
+    assert len(tracker.completed) == 0
+
+
+def test_entry_context_is_what_the_handler_must_restore():
+    tracker = Tracker()
+    done = run(tracker)
+    assert done.entry.values == ENTRY_REGS
