@@ -8,7 +8,7 @@ from gdbext.judge import compare
 from gdbext.render import json as render_json
 from gdbext.render.text import render_live_diff, render_run
 from gdbext.snapshot import register_set
-from gdbext.vectors import parse_spec
+from gdbext.vectors import parse_one
 
 from .base import TARGET, TRACKER, IsrCommand
 
@@ -64,12 +64,7 @@ Runs are recorded for vectors armed with isr-break or isr-watch."""
     def result(self, args):
         """A DiffResult: the live comparison when stopped inside a tracked
         handler (and no run was asked for), else the completed runs."""
-        vector = None
-        if args.vector is not None:
-            found = parse_spec(args.vector)
-            if len(found) != 1:
-                raise UsageError(f"--vector wants one vector, {args.vector!r} names {len(found)}")
-            vector = found[0]
+        vector = parse_one(args.vector) if args.vector is not None else None
         if args.last is not None and args.last < 1:
             raise UsageError("--last wants a positive count")
         live = None if args.last or vector is not None else self._live()

@@ -6,7 +6,7 @@ from gdbext.errors import UsageError
 from gdbext.frame_report import locate
 from gdbext.render import json as render_json
 from gdbext.render.text import render_frame
-from gdbext.vectors import parse_spec
+from gdbext.vectors import parse_one
 
 from .base import TARGET, TRACKER, IsrCommand
 
@@ -44,12 +44,7 @@ with CR2 and its page walk; selector codes for #TS #NP #SS #GP).
 
     def result(self, args):
         at = _address(args.at) if args.at is not None else None
-        vector = None
-        if args.vector is not None:
-            found = parse_spec(args.vector)
-            if len(found) != 1:
-                raise UsageError(f"--vector wants one vector, {args.vector!r} names {len(found)}")
-            vector = found[0]
+        vector = parse_one(args.vector) if args.vector is not None else None
         return locate(TARGET, TRACKER, at=at, vector=vector)
 
     def document(self, report, args):

@@ -23,6 +23,9 @@ MI_COMMANDS = (
     "isr-delete",
     "isr-frame",
     "isr-diff",
+    "isr-saved",
+    "isr-check",
+    "isr-trace",
     "isr-status",
     "info isr-breakpoints",
 )

@@ -40,6 +40,54 @@ def _as_int(value: gdb.Value, mask: Optional[int] = -1) -> int:
     return int(value) & mask
 
 
+class VectorRegister:
+    """An xmm register's value as the per-interrupt path keeps it: a gdb.Value
+    (its 16 bytes, fetched), turned into an int only when looked at -- GDB 13
+    takes five calls for that -- and compared with another one by GDB.  An
+    entry's and an exit's xmm registers are nearly always equal, so a trace
+    rarely converts one.  Behaves as the int for everything the core does
+    with register values (compare, hash, format)."""
+
+    __slots__ = ("_value", "_int")
+
+    def __init__(self, value: gdb.Value):
+        self._value = value
+        self._int = None
+
+    def __int__(self) -> int:
+        if self._int is None:
+            self._int = _as_int(self._value, None)
+            self._value = None
+        return self._int
+
+    __index__ = __int__
+
+    def __eq__(self, other):
+        if isinstance(other, VectorRegister):
+            if self._int is None and other._int is None:
+                try:
+                    return bool(self._value == other._value)
+                except gdb.error:
+                    pass
+            return int(self) == int(other)
+        if isinstance(other, int):
+            return int(self) == other
+        return NotImplemented
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self):
+        return hash(int(self))
+
+    def __format__(self, spec):
+        return format(int(self), spec)
+
+    def __repr__(self):
+        return f"{int(self):#x}"
+
+
 class _FrameId:
     def __init__(self, sp, pc):
         self.sp, self.pc = sp, pc
@@ -86,7 +134,12 @@ class _RegisterSnapshot(_Unwinder):
             mask = masks.get(name, -1)
             if mask == -1:
                 mask = masks[name] = _mask(value)
-            values[name] = _as_int(value, mask)
+            if mask is None:
+                if value.is_lazy:
+                    value.fetch_lazy()
+                values[name] = VectorRegister(value)
+            else:
+                values[name] = int(value) & mask
         self.values = values
         sp_value = pending_frame.read_register(sp_register)
         return pending_frame.create_unwind_info(_FrameId(sp_value, pc_value))
@@ -219,7 +272,8 @@ class GdbTarget:
         """Values of ``names``; with ``optional``, registers GDB lacks are left out.
 
         ``at``: inside a breakpoint's stop(), the breakpoint's address: the
-        registers are read without unwinding the stack (see _RegisterSnapshot).
+        registers are read without unwinding the stack (see _RegisterSnapshot),
+        and vector registers come as VectorRegister.
         """
         snapshot = _snapshot_unwinder() if at is not None and self.in_stop_handler else None
         if snapshot is None:

@@ -58,7 +58,9 @@ def compare(regset: RegisterSet, entry: Context, now: Dict[str, int]) -> List[Re
             if old is not None:
                 new = now.get(name)
                 if new is not None and new != old:
-                    changes.append(RegisterChange(name, group, old, new))
+                    # int(): a target may hand over vector registers as lazy
+                    # int-like values; a change holds plain ints
+                    changes.append(RegisterChange(name, group, int(old), int(new)))
     return changes
 
 

@@ -390,14 +390,16 @@ def findings_text(result: ScenarioResult) -> str:
 VERDICT_WORDS = {PASS: "ok", FAIL: "FAIL", ERROR: "ERROR", SKIP: "skipped"}
 
 
-def table(results: Sequence[ScenarioResult], width: int = 120) -> str:
+def table(results: Sequence[ScenarioResult], width: Optional[int] = 120) -> str:
+    """The summary table; the findings column is cut to fit ``width`` (None: never)."""
     header = ("SCENARIO", "ARCH", "RUNS", "FINDINGS", "VERDICT", "TIME")
     rows = [(r.scenario.name, r.arch or "?", runs_text(r) or "-", findings_text(r),
              VERDICT_WORDS[r.status], f"{r.duration:.1f}s") for r in results]
     widths = [max(len(row[i]) for row in rows + [header]) for i in range(len(header))]
     # the findings column takes what is left of the width, at least 20
     fixed = sum(widths) - widths[3] + 2 * (len(header) - 1)
-    widths[3] = max(20, min(widths[3], width - fixed))
+    if width is not None:
+        widths[3] = max(20, min(widths[3], width - fixed))
 
     def fit(text, size):
         return text if len(text) <= size else text[:size - 1] + "…"

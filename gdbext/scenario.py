@@ -24,6 +24,7 @@ verdict from what a run observed, so the runner, the pytest plugin and the
 unit tests share one rule.
 """
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -381,7 +382,7 @@ class _Validator:
                                                      f"{', '.join(REQUIRED)})")
         base = self.path.parent
         kernel = Path(data["kernel"]).expanduser()
-        kernel = kernel if kernel.is_absolute() else base / kernel
+        kernel = Path(os.path.normpath(kernel if kernel.is_absolute() else base / kernel))
         watch = data["watch"]
         words = [watch] if isinstance(watch, str) else watch
         for index, word in enumerate(words):
@@ -541,7 +542,9 @@ def judge(expect: Expectation, observed: Iterable[Observed], runs: int,
     if expect.exit_status is not None and exited and exit_status != expect.exit_status:
         problems.append(f"kernel exit status {exit_status}, expected {expect.exit_status}")
     if errors:
-        return Verdict(ERROR, list(errors) + problems, unexpected, missing)
+        # the run did not finish: what did not happen says nothing, what did does
+        seen = [f"unexpected {o.describe()}" for o in unexpected]
+        return Verdict(ERROR, list(errors) + seen, unexpected, missing)
     if skipped is not None:
         return Verdict(SKIP, [f"skipped: {skipped}"], unexpected, missing)
     return Verdict(FAIL if problems else PASS, problems, unexpected, missing)

@@ -96,8 +96,8 @@ def _compact(run: HandlerRun, regset) -> None:
     registers = {name: old[name] for name in (regset.pc, regset.sp, regset.flags, "cs", "ss")
                  if name in old}
     for change in verdict.changes:
-        if change.name in old:
-            registers[change.name] = old[change.name]
+        if change.group not in ("frame", "stack") and change.name in old:
+            registers[change.name] = change.after       # == old[name], as a plain int
     run.exit = ExitObservation(exit.kind, exit.address, registers, exit.stack, exit.sp,
                                exit.cpl, exit.mnemonic)
     resumed = verdict.resumed

@@ -188,3 +188,11 @@ def format_vector_list(vectors) -> str:
         else:
             runs.append([v, v])
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def parse_one(text: str, option: str = "--vector") -> int:
+    """A SPEC that must name exactly one vector (an option's value)."""
+    found = parse_spec(text)
+    if len(found) != 1:
+        raise UsageError(f"{option} wants one vector, {text!r} names {len(found)}")
+    return found[0]

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, TextIO
@@ -141,10 +142,17 @@ class ScenarioRun:
         except (SessionError, IsrError) as error:
             result.errors.append(self._session_problem(error))
             result.ended = result.ended or "error"
+        except Exception as error:           # a bug of isrdbg's: still report the scenario
+            self.transcript.add(traceback.format_exc(), "internal error: ")
+            result.errors.append(f"isrdbg internal error: {error!r}")
+            result.ended = result.ended or "error"
         finally:
             mark = time.monotonic()
             try:
                 self._collect()
+            except Exception as error:
+                self.transcript.add(traceback.format_exc(), "internal error: ")
+                result.errors.append(f"isrdbg internal error while collecting: {error!r}")
             finally:
                 self._finish()
             timings["collect"] = time.monotonic() - mark
@@ -162,7 +170,7 @@ class ScenarioRun:
             self.session = Session(scenario.kernel, scenario.append, qemu_args=qemu_args,
                                    smp=scenario.smp, serial=self.workdir / "serial.log",
                                    timeout=max(5.0, min(30.0, scenario.timeout)),
-                                   keep=True, gdb=self.gdb)
+                                   gdb=self.gdb)
         except (SessionError, IsrError) as error:
             raise _Infra(f"QEMU/GDB failed to start: {error}", "error") from None
         self.session.on_event(self.transcript.event)
@@ -241,7 +249,15 @@ class ScenarioRun:
 
     def _to_break_at(self):
         symbol = self.scenario.break_at
-        self._command(f"tbreak {symbol}")
+        self._check_cancelled()
+        self.transcript.add(f"-break-insert -t {symbol}", "(gdb) ")
+        try:
+            inserted = self.session.mi("-break-insert", "-t", symbol,
+                                       timeout=self._remaining(30.0))
+        except CommandError as error:
+            self.transcript.add(str(error), "error: ")
+            raise _Infra(f"break_at {symbol}: {error}", "error") from None
+        self.transcript.add(str(inserted.get("bkpt", inserted)))
         self._continue()
         stop, why = self._next_stop()
         if why == "timeout":
@@ -361,9 +377,8 @@ class ScenarioRun:
                     result.exit_status = status
                     if status < 0:
                         result.ended = "qemu-died"
-                        message = f"QEMU died (killed by signal {-status})"
-                        if message not in result.errors:
-                            result.errors.append(message)
+                        if not any(e.startswith("QEMU died") for e in result.errors):
+                            result.errors.append(f"QEMU died (killed by signal {-status})")
                     elif self._triple_faulted() and not result.triple_fault:
                         result.triple_fault = True
                         result.errors.append("kernel triple-faulted")
@@ -389,14 +404,13 @@ class ScenarioRun:
         session = self.session
         result = self.result
         if session is not None:
-            self._save("qemu.cmdline", session.workdir / "qemu.cmdline")
-            self._save("qemu.stderr", session.workdir / "qemu.stderr")
+            # the session's work directory goes with close(): copy what to keep first
+            for name in ("qemu.cmdline", "qemu.stderr", "gdb.stderr"):
+                self._save(name, session.workdir / name)
             try:
                 session.close()
             except Exception as error:           # never lose the result to a cleanup
                 result.notes.append(f"closing the session: {error}")
-            self._save("gdb.stderr", session.workdir / "gdb.stderr")
-            shutil.rmtree(session.workdir, ignore_errors=True)
         if self.workdir is not None:
             serial = self.workdir / "serial.log"
             try:
@@ -477,6 +491,7 @@ class Progress:
         self.lines = lines
         self.done = 0
         self.running = 0
+        self.bad = 0
         self.live = out.isatty()
         self.lock = threading.Lock()
 
@@ -489,6 +504,7 @@ class Progress:
         with self.lock:
             self.running -= 1
             self.done += 1
+            self.bad += result.status in ("fail", "error")
             self._clear()
             if self.lines:
                 self.out.write(progress_line(result, self.done, self.total) + "\n")
@@ -502,7 +518,8 @@ class Progress:
     def _status(self):
         if self.live and self.done < self.total:
             self._clear()
-            self.out.write(f"running {self.running}, {self.done}/{self.total} done")
+            bad = f", {self.bad} not as expected" if self.bad else ""
+            self.out.write(f"running {self.running}, {self.done}/{self.total} done{bad}")
             self.out.flush()
 
     def end(self):
@@ -537,14 +554,27 @@ def run_suite(scenarios: Sequence[Scenario], jobs: Optional[int] = None,
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 results[futures[future]] = future.result()
-    except BaseException:
+    except (KeyboardInterrupt, SystemExit) as stop:
         cancelled.set()          # the workers stop their sessions and return
         pool.shutdown(wait=True, cancel_futures=True)
         progress.end()
-        raise
+        for future, index in futures.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                results[index] = future.result()
+        raise Interrupted([r for r in results if r is not None], stop) from None
     pool.shutdown(wait=True)
     progress.end()
     return [r for r in results if r is not None]
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM during a suite: the results so far (the scenarios that
+    were running end as errors, "interrupted"), and what interrupted it."""
+
+    def __init__(self, results: List[ScenarioResult], cause: BaseException):
+        super().__init__("interrupted")
+        self.results = results
+        self.cause = cause
 
 
 def load_all(paths: Sequence[Path]) -> List[Scenario]:
@@ -592,9 +622,17 @@ def run_command(paths: Sequence[Path], jobs: Optional[int] = None, junit: Option
     out.write(f"isrdbg run: {len(scenarios)} scenario{'s' if len(scenarios) != 1 else ''}, "
               f"{min(jobs, len(scenarios))} at a time\n")
     out.flush()
-    results = run_suite(scenarios, jobs, artifacts, out, progress_lines)
+    interrupted = None
+    try:
+        results = run_suite(scenarios, jobs, artifacts, out, progress_lines)
+    except Interrupted as stop:      # report what ran, then stop as asked
+        results, interrupted = stop.results, stop.cause
+        out.write(f"isrdbg run: interrupted; {len(results)} of {len(scenarios)} "
+                  f"scenarios reported\n")
     duration = time.monotonic() - started
-    out.write("\n" + table(results, shutil.get_terminal_size((120, 24)).columns) + "\n")
+    # the findings column fits a terminal's width; a log file gets it whole
+    width = shutil.get_terminal_size((120, 24)).columns if out.isatty() else None
+    out.write("\n" + table(results, width) + "\n")
     for path, writer in ((junit, lambda p: write_junit(p, results, started_wall, duration)),
                          (json_path, lambda p: write_json(p, results, started_wall, duration,
                                                           jobs))):
@@ -603,4 +641,6 @@ def run_command(paths: Sequence[Path], jobs: Optional[int] = None, junit: Option
             writer(path)
             out.write(f"wrote {path}\n")
     out.flush()
+    if interrupted is not None:
+        raise interrupted
     return suite_status(results)

@@ -158,3 +158,28 @@ def test_saved_registers_of_a_push_all_stub(kernels, arch, count):
 def test_saved_without_a_recorded_entry(kernels):
     result = batch(kernels["x86_64"], "scenario=idle", AT_START + ["isr-saved"])
     assert result.errors[-1].startswith("isr-saved: no handler entry recorded on CPU 0")
+
+
+def test_mi_commands_return_the_json_documents(kernels):
+    from gdbext.client.session import CommandError, Session
+    from gdbext.render.mi import from_mi
+    with Session(str(kernels["x86_64"]), append="scenario=bad-scratch-not-saved") as s:
+        s.console("break scenario_start")
+        s.cont(timeout=30)
+        doc = from_mi(s.mi("-isr-check", "0x54"))
+        assert doc == json_line(s.console("isr-check --json 0x54"))
+        assert [f["rule"] for h in doc["handlers"] for f in h["findings"]] == \
+            ["unsaved-scratch-across-call"]
+        s.isr_break("0x54")
+        s.cont(timeout=30)
+        s.console("break bad_scratch_not_saved_c")
+        s.cont(timeout=30)
+        assert [x["register"] for x in s.mi("-isr-saved")["slots"]] == \
+            ["r15", "r14", "r13", "r12", "rbp", "rbx"]
+        with pytest.raises(CommandError, match=r"isr-check: vector 300 is out of range \(0-255\)"):
+            s.mi("-isr-check", "300")
+
+
+def json_line(text):
+    import json
+    return json.loads(next(line for line in text.splitlines() if line.startswith("{")))

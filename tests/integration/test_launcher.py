@@ -1,6 +1,7 @@
 """`isrdbg gdb`: QEMU and GDB started, connected, and always cleaned up."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -128,3 +129,9 @@ def test_demo(kernels):
     assert "error code  0x7: user-mode write: protection violation on a present page" in out
     assert "note: vector 14 #PF Page Fault normally pushes an error code" in out
     assert "8    #DF Double Fault             EC  task       0x0030" in out
+    # the last step: the bundled scenario suite through `isrdbg run`, with its table
+    assert "$ isrdbg run qemu_targets/scenarios" in out
+    assert re.search(r"^SCENARIO +ARCH +RUNS +FINDINGS +VERDICT +TIME$", out, re.M), out
+    assert re.search(r"^bad-clobber-rbx +x86_64 +82:1 +clobbered-register@82\(sr\) +ok ", out,
+                     re.M), out
+    assert re.search(r"^(\d+) scenarios: \1 as expected, 0 failed, 0 errors", out, re.M), out

@@ -45,7 +45,7 @@ def test_every_key(tmp_path):
     path.write_text(FULL)
     s = load_scenario(path)
     assert s.name == "clobber" and s.description == "a broken handler"
-    assert s.kernel == tmp_path / "dir" / ".." / "build" / "kernel.elf"   # relative to the file
+    assert s.kernel == tmp_path / "build" / "kernel.elf"       # relative to the file
     assert s.append == "scenario=bad-clobber-rbx" and s.qemu_args == ("-cpu", "qemu64")
     assert (s.smp, s.timeout, s.runs) == (2, 12.5, None)
     assert s.watch == ("0x52", "#PF") and s.watch_spec == "0x52 #PF" and s.vectors == (14, 82)

@@ -85,6 +85,15 @@ def test_exit_keeps_only_what_changed():
     assert len(done.entry.values) == len(X86_64.tracked)
 
 
+def test_a_modified_frame_keeps_the_exit_address():
+    tracker = Tracker()
+    f = frame()
+    tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))
+    done = tracker.exit(0, iret_at(f, words=[f.rip + 2, f.cs, f.rflags, f.rsp, f.ss]))
+    assert [c.name for c in done.verdict.changes] == ["rip"]
+    assert done.exit.registers["rip"] == 0x103000          # where the iret was
+
+
 def test_resize_keeps_the_latest_runs():
     tracker = Tracker(history=10)
     for _ in range(25):
