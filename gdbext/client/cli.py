@@ -117,6 +117,12 @@ DEMO_STEPS = [
      "scenario=int14", ["isr-break 14", "continue"]),
     ("The i386 kernel: 8-byte gates, a task gate for #DF, a #GP with a selector", "i386",
      "scenario=gp-selector", ["isr-break #GP", "continue", "isr-idt 8-14"]),
+    ("A stub that pops two registers in the wrong order, caught as it returns and statically",
+     "x86_64", "scenario=bad-pop-order",
+     ["isr-watch all", "continue", "isr-check 0x50"]),
+    ("Inside the C function a stub called: what the stub saved, and what it lost", "x86_64",
+     "scenario=bad-scratch-not-saved",
+     ["isr-break 0x54", "continue", "break bad_scratch_not_saved_c", "continue", "isr-saved"]),
 ]
 
 
