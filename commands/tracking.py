@@ -39,6 +39,9 @@ class ExitBreakpoint(gdb.Breakpoint):
 
     def __init__(self, address, kind, mnemonic, tracking):
         super().__init__(f"*{address:#x}", internal=True)
+        # When it does stop (isr-watch found a problem) the run shown by the
+        # stop handler says where; GDB's "Breakpoint -3, ..." would only confuse.
+        self.silent = True
         self.address, self.kind, self.mnemonic = address, kind, mnemonic
         self.tracking = tracking
 
