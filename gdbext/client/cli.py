@@ -168,18 +168,11 @@ def _parser() -> argparse.ArgumentParser:
     gdb = sub.add_parser("gdb", help="start QEMU on KERNEL, paused, and GDB with isrdbg loaded",
                          description="Start QEMU on KERNEL (paused, private gdbstub socket) "
                                      "and GDB with isrdbg loaded, symbols read and connected.")
-    gdb.add_argument("kernel", nargs="?", type=Path, help="multiboot kernel ELF (with symbols)")
-    gdb.add_argument("--append", default="", metavar="ARGS", help="kernel command line")
+    _target_options(gdb)
     gdb.add_argument("-ex", dest="ex", action="append", default=[], metavar="CMD",
                      help="GDB command to run after connecting (repeatable)")
     gdb.add_argument("--batch", action="store_true",
                      help="run the -ex commands and exit; non-zero if one failed")
-    gdb.add_argument("--attach", metavar="HOST:PORT",
-                     help="connect to a QEMU you started (-s or -gdb tcp::PORT)")
-    gdb.add_argument("--arch", choices=sorted(ARCHES), help="override the ELF's architecture")
-    gdb.add_argument("--smp", type=int, default=1, help="number of CPUs (default 1)")
-    gdb.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
-                     help="extra QEMU argument (repeatable)")
     gdb.add_argument("--serial", type=Path, metavar="FILE", help="write COM1 output to FILE")
     gdb.add_argument("--timeout", type=float, metavar="SECONDS",
                      help=f"with --batch: give up after SECONDS (default {DEFAULT_BATCH_TIMEOUT:g})")
@@ -207,16 +200,21 @@ def _parser() -> argparse.ArgumentParser:
                                        "GDB/MI, with completion, history and a status bar",
                           description="Start QEMU on KERNEL (or attach to HOST:PORT) and GDB "
                                       "with isrdbg, and prompt for isr and GDB commands.")
-    repl.add_argument("kernel", nargs="?", type=Path, help="multiboot kernel ELF (with symbols)")
-    repl.add_argument("--append", default="", metavar="ARGS", help="kernel command line")
-    repl.add_argument("--attach", metavar="HOST:PORT",
-                      help="connect to a QEMU you started (-s or -gdb tcp::PORT)")
-    repl.add_argument("--arch", choices=sorted(ARCHES), help="override the ELF's architecture")
-    repl.add_argument("--smp", type=int, default=1, help="number of CPUs (default 1)")
-    repl.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
-                      help="extra QEMU argument (repeatable)")
+    _target_options(repl)
     repl.add_argument("--no-color", action="store_true", help="no colours in the output")
     return parser
+
+
+def _target_options(parser) -> None:
+    """What `isrdbg gdb` and `isrdbg repl` both need to start or reach a target."""
+    parser.add_argument("kernel", nargs="?", type=Path, help="multiboot kernel ELF (with symbols)")
+    parser.add_argument("--append", default="", metavar="ARGS", help="kernel command line")
+    parser.add_argument("--attach", metavar="HOST:PORT",
+                        help="connect to a QEMU you started (-s or -gdb tcp::PORT)")
+    parser.add_argument("--arch", choices=sorted(ARCHES), help="override the ELF's architecture")
+    parser.add_argument("--smp", type=int, default=1, help="number of CPUs (default 1)")
+    parser.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
+                        help="extra QEMU argument (repeatable)")
 
 
 def main(argv=None) -> int:
