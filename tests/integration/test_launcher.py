@@ -86,11 +86,14 @@ def test_attach_to_a_qemu_the_user_started(kernels, tmp_path):
 
 
 def _start_interactive_batch(kernels, tmp_path):
-    """An isrdbg whose target runs until it is told to stop."""
+    """An isrdbg whose target runs until it is told to stop.  It starts with
+    SIGINT's default action, as from an interactive shell: a suite run as a
+    background job (`./run test &`) inherits SIGINT ignored, and so would it."""
     return subprocess.Popen(
         [sys.executable, "-m", "gdbext.client.cli", "gdb", str(kernels["x86_64"]), "--append",
          "scenario=timer ticks=100000", "--batch", "-ex", "continue"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_qemu(tmp_path, timeout=20):
