@@ -25,6 +25,19 @@ class BareBreakpoint(gdb.Breakpoint):
         return False
 
 
+class FloorBreakpoint(gdb.Breakpoint):
+    """What any tracer that diffs registers and checks the frame must do at a
+    hit, and nothing else: one `g` packet and one read of the frame's words."""
+
+    def stop(self):
+        inferior = gdb.selected_inferior()
+        raw = bytes.fromhex(inferior.connection.send_packet("g").decode())
+        wide = "64" in inferior.architecture().name()
+        sp = int.from_bytes(raw[56:64] if wide else raw[16:20], "little")
+        inferior.read_memory(sp, 48 if wide else 24)
+        return False
+
+
 def _iret_addresses(handler):
     found = []
     for line in gdb.execute(f"disassemble {handler}", to_string=True).splitlines():
@@ -49,10 +62,11 @@ def _to_scenario_start():
 
 def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     _to_scenario_start()
-    if config == "baseline":
+    if config in ("baseline", "floor"):
+        kind = BareBreakpoint if config == "baseline" else FloorBreakpoint
         entry = int(gdb.parse_and_eval(f"(long)&{handler}"))
         for address in [entry] + _iret_addresses(handler):
-            BareBreakpoint(f"*{address:#x}", internal=True)
+            kind(f"*{address:#x}", internal=True)
     elif config == "trace":
         gdb.execute(f"isr-trace {vector}", to_string=True)
     elif config == "trace-nowatch":
@@ -72,7 +86,7 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
         profiler.disable()
     elapsed = time.perf_counter() - start
     fields = dict(config=config, elapsed=elapsed, handled=int(gdb.parse_and_eval("timer_ticks")))
-    if config != "baseline":
+    if config not in ("baseline", "floor"):
         from gdbext.commands.state import TRACKER
         from gdbext.commands.tracking import TRACKING
         fields.update(recorded=sum(s.runs for s in TRACKER.stats.values()),

@@ -3,9 +3,12 @@ timer scenario, for
 
   baseline  GDB with two bare gdb.Breakpoint subclasses (the handler's entry
             and its iret) whose stop() returns False and does nothing else;
+  floor     the same breakpoints doing only what any tracer that diffs
+            registers and checks frames must: one `g` packet and one read of
+            the frame's words per hit (the best a trace can hope for);
   trace     isr-trace on the timer vector (full entry/exit diff and judging);
   watch     isr-watch on the timer vector (stops only on findings; none here);
-  trace-nowatch   isr-trace with `set isr idt-watch off` (--configs to add it);
+  trace-nowatch   isr-trace with `set isr idt-watch off`;
 
 plus the extension's load time against plain `gdb -batch`, and the latency
 of isr-frame / isr-diff at a stop against GDB's own `info registers`.
@@ -39,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GDB_SIDE = ROOT / "bench" / "gdb_side.py"
-CONFIGS = ("baseline", "trace", "watch")
+CONFIGS = ("baseline", "floor", "trace", "watch", "trace-nowatch")
 
 sys.path.insert(0, str(ROOT))
 from gdbext.client.gdb_launch import GDBINIT, gdb_environment  # noqa: E402

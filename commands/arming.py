@@ -98,9 +98,12 @@ def read_entry_registers(handler):
     """(CpuView, live registers, sp, cs) at a handler's entry: the tables from
     the EntryCache, the registers GDB holds for this stop."""
     view = ENTRIES.view(TARGET, TARGET.cpu, _settings_key(), task_gate_entry)
+    # the CPU's mode picks the registers (32-bit code under a 64-bit GDB
+    # reads eax...), GDB's architecture the stack pointer
+    names = register_set(view.bits).at_entry
     sp_name = "rsp" if TARGET.address_bits == 64 else "esp"
-    names = register_set(view.bits).tracked + ("ss", "cs", sp_name)
-    live = TARGET.registers(names, optional=True, at=handler)
+    live = TARGET.registers(names if sp_name in names else names + (sp_name,),
+                            optional=True, at=handler)
     return view, live, live[sp_name], live.get("cs", 0)
 
 

@@ -84,31 +84,62 @@ the latest N, and as many runs with findings.  Counters stay exact whatever N.""
         return f"{self.show_doc} is {svalue}."
 
 
-class _IdtWatch(gdb.Parameter):
+class _Switch(gdb.Parameter):
+    """A `set isr NAME on|off` parameter, on by default; ``apply(on)`` acts on a change."""
+
+    name = ""
+
+    def __init__(self):
+        super().__init__(f"isr {self.name}", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
+        self.value = True
+
+    def get_set_string(self):
+        self.apply(bool(self.value))
+        return ""
+
+    def get_show_string(self, svalue):
+        return f"{self.show_doc} is {svalue}."
+
+    def apply(self, on: bool) -> None:
+        raise NotImplementedError
+
+
+class _IdtWatch(_Switch):
     """Whether isrdbg watches the gates of armed vectors for writes (a hardware
 watchpoint), to re-arm at once when the kernel installs another handler.
 GDB re-reads a watched range each time it inserts breakpoints, twice per
 handler breakpoint hit; with `off`, gate changes are followed at every stop
 and after every `lidt` only, and tracing is faster."""
 
+    name = "idt-watch"
     set_doc = "Set whether writes to armed gates are watched."
     show_doc = "Watching writes to armed gates"
 
-    def __init__(self):
-        super().__init__("isr idt-watch", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
-        self.value = True
-
-    def get_set_string(self):
+    def apply(self, on):
         from .arming import REGISTRY
-        REGISTRY.watch_writes = bool(self.value)
+        REGISTRY.watch_writes = on
         try:
             REGISTRY.refresh()
         except gdb.error:
             pass
-        return ""
 
-    def get_show_string(self, svalue):
-        return f"{self.show_doc} is {svalue}."
+
+class _RegisterPacket(_Switch):
+    """Whether isrdbg's breakpoints read the registers at a handler's entry and
+exit with one `g` packet sent straight to the remote stub (on), or through
+GDB's frame 0 (off).  The packet costs one round trip to the stub and no
+frame; it is used only where GDB talks to a remote stub and the packet's PC
+is the breakpoint's address, else isrdbg falls back to frames by itself.
+Turn it off for a stub whose `g` reply does not follow GDB's register
+thread."""
+
+    name = "register-packet"
+    set_doc = "Set whether handler breakpoints read registers with one g packet."
+    show_doc = "Reading registers at handler breakpoints with one g packet"
+
+    def apply(self, on):
+        from .state import TARGET
+        TARGET.register_packet = on
 
 
 def register():
@@ -124,3 +155,4 @@ def register():
     _Mode()
     _TraceHistory()
     _IdtWatch()
+    _RegisterPacket()

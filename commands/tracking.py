@@ -8,7 +8,7 @@ import gdb
 from gdbext.cfg import explore
 from gdbext.errors import IsrError
 from gdbext.judge import ExitObservation
-from gdbext.snapshot import Context, interrupted_context, register_set
+from gdbext.snapshot import Context, interrupted_context, pick, register_set
 
 from .state import ENTRIES, TARGET, TRACKER
 
@@ -120,7 +120,7 @@ class Tracking:
         (the tracked set and ss); returns the open HandlerRun."""
         frame = entry.frame
         regset = register_set(frame.bits)
-        values = {name: live[name] for name in regset.tracked + ("ss",) if name in live}
+        values = pick(live, regset.tracked + ("ss",))
         if frame.rsp is not None:
             context = Context(values, frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss)
         else:       # see snapshot.interrupted_context
@@ -155,7 +155,7 @@ class Tracking:
         try:
             bits = _bits()
             regset = register_set(bits)
-            regs = read_registers(regset.at_exit + ("cs", "ss"), at=address)
+            regs = read_registers(regset.at_exit, at=address)
             sp = regs[regset.sp]
             if self.repeated(TARGET.cpu, address, sp):
                 return False

@@ -4,14 +4,14 @@ It gives the core what it asks for (memory, registers, the CPU state behind
 IDTR) and turns GDB's failures into one-line ``IsrError``s.
 """
 
-from contextlib import contextmanager
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, Mapping, Optional
 
 import gdb  # noqa: the adapter is the one core module that may
 
 from .errors import TargetError, TargetMemoryError
 from .qemu_monitor import (InfoRegisters, MonitorParseError, parse_byte_dump,
                            parse_info_registers)
+from .register_file import LayoutError, RawRegisters, RegisterLayout
 from .settings import Settings, resolve_cpu_state
 from .x86 import CpuMode, CpuState
 
@@ -40,126 +40,6 @@ def _as_int(value: gdb.Value, mask: Optional[int] = -1) -> int:
     return int(value) & mask
 
 
-class VectorRegister:
-    """An xmm register's value as the per-interrupt path keeps it: a gdb.Value
-    (its 16 bytes, fetched), turned into an int only when looked at -- GDB 13
-    takes five calls for that -- and compared with another one by GDB.  An
-    entry's and an exit's xmm registers are nearly always equal, so a trace
-    rarely converts one.  Behaves as the int for everything the core does
-    with register values (compare, hash, format)."""
-
-    __slots__ = ("_value", "_int")
-
-    def __init__(self, value: gdb.Value):
-        self._value = value
-        self._int = None
-
-    def __int__(self) -> int:
-        if self._int is None:
-            self._int = _as_int(self._value, None)
-            self._value = None
-        return self._int
-
-    __index__ = __int__
-
-    def __eq__(self, other):
-        if isinstance(other, VectorRegister):
-            if self._int is None and other._int is None:
-                try:
-                    return bool(self._value == other._value)
-                except gdb.error:
-                    pass
-            return int(self) == int(other)
-        if isinstance(other, int):
-            return int(self) == other
-        return NotImplemented
-
-    def __ne__(self, other):
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
-    def __hash__(self):
-        return hash(int(self))
-
-    def __format__(self, spec):
-        return format(int(self), spec)
-
-    def __repr__(self):
-        return f"{int(self):#x}"
-
-
-class _FrameId:
-    def __init__(self, sp, pc):
-        self.sp, self.pc = sp, pc
-
-
-try:
-    from gdb.unwinder import Unwinder as _Unwinder, register_unwinder as _register_unwinder
-except ImportError:     # a GDB without Python unwinders
-    _Unwinder = object
-    _register_unwinder = None
-
-
-class _RegisterSnapshot(_Unwinder):
-    """Reading registers inside a breakpoint's stop() without unwinding.
-
-    Any register read goes through frame 0, and building frame 0 runs GDB's
-    unwinders: prologue analysis reads the code at PC and the stack, and a
-    Python Frame object unwinds frame 1 as well (its caller's code) -- about
-    six memory round trips per stop, while the registers themselves are in
-    GDB's register cache already (one `g` packet per stop).  While a request
-    is set, this unwinder (consulted before GDB's own) claims frame 0 at the
-    requested PC and reads the requested registers from the pending frame,
-    i.e. straight from the register cache; it saves no register for the
-    caller, so nothing unwinds further.  The frames built that way are
-    dropped right after (gdb.invalidate_cached_frames): nothing else sees
-    them."""
-
-    def __init__(self):
-        super().__init__("isrdbg-register-snapshot")
-        self.request = None     # (pc, pc descriptor, sp descriptor, [(name, descriptor)], masks)
-        self.values = None
-
-    def __call__(self, pending_frame):
-        request = self.request
-        if request is None or pending_frame.level() != 0:
-            return None
-        pc, pc_register, sp_register, reads, masks = request
-        pc_value = pending_frame.read_register(pc_register)
-        if int(pc_value) != pc:
-            return None
-        values = {}
-        for name, register in reads:
-            value = pending_frame.read_register(register)
-            mask = masks.get(name, -1)
-            if mask == -1:
-                mask = masks[name] = _mask(value)
-            if mask is None:
-                if value.is_lazy:
-                    value.fetch_lazy()
-                values[name] = VectorRegister(value)
-            else:
-                values[name] = int(value) & mask
-        self.values = values
-        sp_value = pending_frame.read_register(sp_register)
-        return pending_frame.create_unwind_info(_FrameId(sp_value, pc_value))
-
-
-_SNAPSHOT = None
-
-
-def _snapshot_unwinder():
-    global _SNAPSHOT
-    if _SNAPSHOT is None and _register_unwinder is not None:
-        try:
-            unwinder = _RegisterSnapshot()
-            _register_unwinder(None, unwinder, replace=True)
-            _SNAPSHOT = unwinder
-        except (RuntimeError, TypeError, AttributeError):
-            _SNAPSHOT = False
-    return _SNAPSHOT or None
-
-
 class NoMonitor(TargetError):
     """The target is not QEMU: it has no ``monitor info registers``."""
 
@@ -167,6 +47,28 @@ class NoMonitor(TargetError):
 def _is_connection_lost(error: gdb.error) -> bool:
     text = str(error)
     return "Remote connection closed" in text or "Remote communication error" in text
+
+
+class _InBreakpoint:
+    """GdbTarget.stopped_in_breakpoint's context (a class: it runs twice per
+    interrupt, and a generator-based context manager costs several times more)."""
+
+    __slots__ = ("target", "saved")
+
+    def __init__(self, target):
+        self.target = target
+
+    def __enter__(self):
+        target = self.target
+        self.saved = target.in_stop_handler, target._stop_cpu, target._stop_bits
+        target.in_stop_handler = True
+        target._stop_cpu = target._stop_bits = None
+        return target
+
+    def __exit__(self, *exc):
+        target = self.target
+        target.in_stop_handler, target._stop_cpu, target._stop_bits = self.saved
+        return False
 
 
 class GdbTarget:
@@ -178,6 +80,9 @@ class GdbTarget:
         # though the target is halted and can be read.
         self.in_stop_handler = False
         self._descriptor_cache = {}
+        self._layouts = {}      # architecture -> RegisterLayout, or False: none
+        self._wire = None       # see _wire_for
+        self.register_packet = True     # `set isr register-packet`
         self._stop_cpu = None
         self._stop_bits = None
 
@@ -192,18 +97,10 @@ class GdbTarget:
         if thread.is_running() and not self.in_stop_handler:
             raise TargetError("the target is running; stop it first (Ctrl-C or `interrupt`)")
 
-    @contextmanager
-    def stopped_in_breakpoint(self):
+    def stopped_in_breakpoint(self) -> "_InBreakpoint":
         """For work done in Breakpoint.stop(), where the target is halted (and
         the selected CPU cannot change)."""
-        previous, self.in_stop_handler = self.in_stop_handler, True
-        saved = self._stop_cpu, self._stop_bits
-        self._stop_cpu = self._stop_bits = None
-        try:
-            yield self
-        finally:
-            self.in_stop_handler = previous
-            self._stop_cpu, self._stop_bits = saved
+        return _InBreakpoint(self)
 
     @property
     def cpu(self) -> int:
@@ -268,38 +165,60 @@ class GdbTarget:
             return True
 
     def registers(self, names: Iterable[str], optional: bool = False,
-                  at: Optional[int] = None) -> Dict[str, int]:
+                  at: Optional[int] = None) -> Mapping[str, int]:
         """Values of ``names``; with ``optional``, registers GDB lacks are left out.
 
         ``at``: inside a breakpoint's stop(), the breakpoint's address: the
-        registers are read without unwinding the stack (see _RegisterSnapshot),
-        and vector registers come as VectorRegister.
+        registers come from one `g` packet (a RawRegisters, optional names
+        left out) when the target is a remote stub, without building a frame.
         """
-        snapshot = _snapshot_unwinder() if at is not None and self.in_stop_handler else None
-        if snapshot is None:
-            return self._registers(names, optional)
-        arch = gdb.selected_inferior().architecture()
-        descriptors, masks = self._descriptors(arch)
-        pc_name, sp_name = ("rip", "rsp") if "64" in arch.name() else ("eip", "esp")
-        if pc_name not in descriptors:
-            return self._registers(names, optional)
-        names = tuple(names)
-        reads = [(name, descriptors[name]) for name in names if name in descriptors]
-        snapshot.request = (at, descriptors[pc_name], descriptors[sp_name], reads, masks)
-        snapshot.values = None
+        if at is not None and self.in_stop_handler and self.register_packet:
+            raw = self._raw_registers(tuple(names), at)
+            if raw is not None:
+                return raw
+        return self._registers(names, optional)
+
+    def _raw_registers(self, names, pc: int) -> Optional[RawRegisters]:
+        """``names`` from a `g` packet sent now, or None where that cannot be
+        done or trusted.  GDB has just fetched the stopped CPU's registers to
+        find the breakpoint, so the stub's register thread (Hg) is that CPU;
+        the packet's PC must still be the breakpoint's address."""
+        inferior = gdb.selected_inferior()
+        connection = inferior.connection
+        arch = inferior.architecture().name()
+        wire = self._wire
+        if wire is None or wire[0] is not connection or wire[1] != arch:
+            wire = self._wire = self._wire_for(connection, arch)
+        _, _, send, layout, pc_name = wire
+        if send is None:
+            return None
         try:
-            gdb.newest_frame()
-        except gdb.error:
-            pass        # "PC not saved": frame 1, which nothing needs
-        finally:
-            snapshot.request = None
-            gdb.invalidate_cached_frames()
-        values = snapshot.values
-        if values is None:      # frame 0 was built before: read it the usual way
-            return self._registers(names, optional)
-        if len(values) < len(names):
-            values.update(self._registers([n for n in names if n not in values], optional))
-        return values
+            registers = layout.decode(send("g"), names + (pc_name,))
+            if registers[pc_name] != pc:
+                return None
+        except (gdb.error, LayoutError, KeyError):
+            return None
+        return registers
+
+    def _wire_for(self, connection, arch: str):
+        """(connection, architecture, its send_packet, the g layout, the PC's
+        name) for the per-interrupt path; send_packet None where there is no
+        remote stub."""
+        send = getattr(connection, "send_packet", None)
+        layout = self._layouts.get(arch)
+        if layout is None:
+            layout = self._layouts[arch] = self._register_layout()
+        if layout is False:
+            send = None
+        return connection, arch, send, layout, "rip" if "64" in arch else "eip"
+
+    @staticmethod
+    def _register_layout():
+        try:
+            return RegisterLayout.parse(gdb.execute("maint print remote-registers",
+                                                    to_string=True))
+        except (gdb.error, LayoutError):
+            return False    # not a remote target: frames it is
 
     def _registers(self, names: Iterable[str], optional: bool) -> Dict[str, int]:
         # The innermost frame: the CPU's registers even after `up`.

@@ -44,23 +44,24 @@ class Verdict:
 
 
 def _words(data: bytes, slot: int) -> List[int]:
-    fmt = "<Q" if slot == 8 else "<I"
-    return [struct.unpack_from(fmt, data, i)[0] for i in range(0, len(data) - slot + 1, slot)]
+    count = len(data) // slot
+    return list(struct.unpack_from(f"<{count}{'Q' if slot == 8 else 'I'}", data))
 
 
 def compare(regset: RegisterSet, entry: Context, now: Dict[str, int]) -> List[RegisterChange]:
     """Tracked registers that differ between ``entry`` and ``now``."""
-    changes = []
     before = entry.values
+    same = getattr(before, "same", None)
+    if same is not None and hasattr(now, "same") and same(now, regset.tracked):
+        return []       # both from `g` packets, every tracked byte equal: the usual exit
+    changes = []
     for group in ("general", "segments", "bases", "simd"):
         for name in getattr(regset, group):
             old = before.get(name)
             if old is not None:
                 new = now.get(name)
                 if new is not None and new != old:
-                    # int(): a target may hand over vector registers as lazy
-                    # int-like values; a change holds plain ints
-                    changes.append(RegisterChange(name, group, int(old), int(new)))
+                    changes.append(RegisterChange(name, group, old, new))
     return changes
 
 
@@ -88,7 +89,7 @@ def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_
     slot = frame.slot
     at = dict(base, address=exit.address)
     changes = compare(regset, entry, regs)
-    findings = _register_findings(changes, at)
+    findings = _register_findings(changes, at) if changes else []
     if gate_type in ("interrupt", "interrupt16"):
         if enabled_interrupts_at is not None:
             findings.append(Finding("interrupts-enabled-in-handler",

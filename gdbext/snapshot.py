@@ -8,7 +8,8 @@ registers with those five replaced by the frame's.
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from functools import cached_property
+from typing import Mapping, Tuple
 
 from .frame import InterruptFrame
 
@@ -25,14 +26,20 @@ class RegisterSet:
     sp: str
     flags: str = "eflags"
 
-    @property
+    # cached: the per-interrupt paths ask for these at every breakpoint hit
+    @cached_property
     def tracked(self) -> Tuple[str, ...]:
         return self.general + self.segments + self.bases + self.simd
 
-    @property
+    @cached_property
     def at_exit(self) -> Tuple[str, ...]:
-        """What an exit reads: the tracked registers plus pc, sp, flags."""
-        return self.tracked + (self.pc, self.sp, self.flags)
+        """What an exit reads: the tracked registers plus pc, sp, flags (and cs, ss)."""
+        return self.tracked + (self.pc, self.sp, self.flags, "cs", "ss")
+
+    @cached_property
+    def at_entry(self) -> Tuple[str, ...]:
+        """What an entry reads: the tracked registers plus ss, cs and sp."""
+        return self.tracked + ("ss", "cs", self.sp)
 
 
 X86_64 = RegisterSet(
@@ -59,7 +66,7 @@ def register_set(bits: int) -> RegisterSet:
 class Context:
     """Register values of the interrupted code (or of the code being resumed)."""
 
-    values: Dict[str, int]
+    values: Mapping[str, int]
     rip: int
     cs: int
     rflags: int
@@ -67,10 +74,20 @@ class Context:
     ss: int = field(default=0)
 
 
-def interrupted_context(live: Dict[str, int], frame: InterruptFrame, live_ss: int) -> Context:
-    """The context the handler must give back, from entry registers + frame."""
+def pick(registers: Mapping[str, int], names: Tuple[str, ...]) -> Mapping[str, int]:
+    """The ``names`` ``registers`` has; a RawRegisters stays undecoded."""
+    only = getattr(registers, "only", None)
+    if only is not None:
+        return only(names)
+    return {name: registers[name] for name in names if name in registers}
+
+
+def interrupted_context(live: Mapping[str, int], frame: InterruptFrame,
+                        live_ss: int) -> Context:
+    """The context the handler must give back, from entry registers + frame
+    (``live`` is kept, not copied)."""
     if frame.rsp is not None:
         rsp, ss = frame.rsp, frame.ss
     else:   # 32-bit, no privilege change: the CPU pushed onto the interrupted stack
         rsp, ss = frame.top, live_ss
-    return Context(dict(live), frame.rip, frame.cs, frame.rflags, rsp, ss)
+    return Context(live, frame.rip, frame.cs, frame.rflags, rsp, ss)

@@ -93,6 +93,8 @@ def _compact(run: HandlerRun, regset) -> None:
     exit = run.exit
     verdict = run.verdict
     old = exit.registers
+    if hasattr(old, "raw"):
+        return      # a RawRegisters: its packet's bytes are smaller than the dict would be
     registers = {name: old[name] for name in (regset.pc, regset.sp, regset.flags, "cs", "ss")
                  if name in old}
     for change in verdict.changes:

@@ -13,10 +13,10 @@ WATCH_ALL = ["isr-watch --no-stop all", "break scenario_done", "continue",
 CANARY = re.compile(r"canary FAIL (\w+) changed (?:0x)?([0-9a-f]+) -> (?:0x)?([0-9a-f]+)")
 
 
-def watch(kernels, arch, scenario, tmp_path, extra=""):
+def watch(kernels, arch, scenario, tmp_path, extra="", before=()):
     serial = tmp_path / "serial.log"
-    result = batch(kernels[arch], f"scenario={scenario} {extra}".strip(), WATCH_ALL,
-                   extra=["--serial", serial])
+    result = batch(kernels[arch], f"scenario={scenario} {extra}".strip(),
+                   list(before) + WATCH_ALL, extra=["--serial", serial])
     assert result.returncode == 0, result.stderr
     return result.doc("diff")["runs"], serial.read_text()
 
@@ -57,6 +57,25 @@ def test_register_bugs_match_the_kernels_canaries(kernels, tmp_path, arch, scena
     expected = kernel_canaries(serial)
     assert expected, serial
     assert finding_registers(finding) == expected
+
+
+FRAME_PATH_CASES = [("x86_64", "bad-sse-clobber"), ("x86_64", "bad-segment-clobber"),
+                    ("i386", "bad-clobber-rbx")]
+
+
+@pytest.mark.parametrize("arch,scenario", FRAME_PATH_CASES,
+                         ids=[f"{a}-{s}" for a, s in FRAME_PATH_CASES])
+def test_registers_read_through_frames_give_the_same_findings(kernels, tmp_path, arch,
+                                                               scenario):
+    """`set isr register-packet off`: the entry and exit read GDB's frame 0
+    instead of a `g` packet (what happens on a target that is no remote stub);
+    the findings and their values are the same."""
+    vector, rule = REGISTER_BUGS[scenario]
+    runs, serial = watch(kernels, arch, scenario, tmp_path,
+                         before=["set isr register-packet off"])
+    assert problems(runs) == [([vector], rule)]
+    finding = next(f for run in runs for f in run["findings"] if f["rule"] == rule)
+    assert finding_registers(finding) == kernel_canaries(serial)
 
 
 EXPECTED_NAMES = {
