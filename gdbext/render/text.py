@@ -330,6 +330,12 @@ def _by_breakpoint(report):
     return sorted(groups.values(), key=lambda group: group[0].vector)
 
 
+def _breakpoint_name(number: int) -> str:
+    """GDB numbers user breakpoints from 1; internal ones (watched or traced
+    vectors only) get negative numbers nobody can type."""
+    return f"breakpoint {number}" if number > 0 else "internal breakpoint"
+
+
 def render_arming(report, style: Style = PLAIN) -> str:
     """One line per breakpoint the vectors landed on, one for the pending ones."""
     lines = []
@@ -338,7 +344,7 @@ def render_arming(report, style: Style = PLAIN) -> str:
         name = (first.symbol or "").replace("+0", "")
         where = f" ({style('symbol', name)})" if name else ""
         lines.append(f"vector {describe_vectors([a.vector for a in group])}: "
-                     f"breakpoint {first.breakpoint}{where}")
+                     f"{_breakpoint_name(first.breakpoint)}{where}")
     pending = [a for a in report.vectors if not a.armed]
     if pending:
         reasons = {a.reason for a in pending}
@@ -355,7 +361,9 @@ def render_arming_table(report, style: Style = PLAIN) -> str:
     for group in _by_breakpoint(report):
         first = group[0]
         conditions = sorted({a.condition for a in group} - {None})
-        rows.append([describe_vectors([a.vector for a in group]), "armed", str(first.breakpoint),
+        number = first.breakpoint
+        rows.append([describe_vectors([a.vector for a in group]), "armed",
+                     str(number) if number > 0 else "internal",
                      f"{first.address:#x}", style("symbol", first.symbol or ""),
                      ("hw " if first.hardware else "") + " | ".join(f"if {c}" for c in conditions)])
     by_reason = {}
@@ -395,7 +403,7 @@ def render_status(status, style: Style = PLAIN) -> str:
     if stop is not None:
         what = "entry" if stop.kind == "entry" else f"exit of run #{stop.sequence}"
         vectors = _vector_text(stop.vectors) if stop.vectors else "unknown vector"
-        lines.append(f"  last stop: breakpoint {stop.breakpoint}, {what} of vector {vectors} "
+        lines.append(f"  last stop: {_breakpoint_name(stop.breakpoint)}, {what} of vector {vectors} "
                      f"on CPU {stop.cpu}")
     if status.problem:
         lines.append(style("warn", f"  {status.problem}"))

@@ -46,6 +46,25 @@ def test_trace_counts_every_timer_interrupt(kernels, tmp_path, arch):
                      result.stdout, re.M), result.stdout
 
 
+def test_traced_and_watched_vectors_use_internal_breakpoints(kernels):
+    """Only isr-break makes a numbered GDB breakpoint; switching a vector from
+    isr-break to isr-watch keeps it armed (on an internal breakpoint) and the
+    watch still stops at the broken handler's exit."""
+    result = batch(kernels["x86_64"], "scenario=bad-clobber-rbx",
+                   ["break scenario_start", "continue", "delete", "isr-trace 32", "isr-break 0x52",
+                    "info breakpoints", "isr-watch 0x52",
+                    "info breakpoints", "info isr-breakpoints", "continue",
+                    "isr-status --json"])
+    assert result.returncode == 0, result.stderr
+    listings = re.findall(r"^(No breakpoints or watchpoints\.|Num +Type.*)$", result.stdout,
+                          re.M)
+    assert listings[0].startswith("Num") and listings[1] == "No breakpoints or watchpoints."
+    assert re.search(r"^82 Interrupt +armed +internal +0x", result.stdout, re.M), result.stdout
+    assert "error clobbered-register: registers changed: rbx" in result.stdout
+    stop = result.doc("status")["last_stop"]
+    assert stop["kind"] == "exit" and stop["vectors"] == [0x52]
+
+
 def test_a_broken_handler_is_reported_with_its_run(kernels):
     """The scenario installs its handler for 0x52 after the trace was armed:
     the trace follows the gate write and records the one run with its finding."""

@@ -115,7 +115,7 @@ def test_status_drawn_from_its_document():
     assert text.splitlines() == [
         "CPU 0, long mode, stopped: in the handler of vector 14 #PF Page Fault (depth 2)",
         "  5 handler runs recorded, 1 finding breaking the convention (1 error, 1 info)",
-        "  last stop: breakpoint -3, exit of run #4 of vector 82 Interrupt on CPU 0"]
+        "  last stop: internal breakpoint, exit of run #4 of vector 82 Interrupt on CPU 0"]
 
 
 def test_unknown_kinds_are_not_drawn():
