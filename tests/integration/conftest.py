@@ -10,10 +10,12 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
@@ -95,6 +97,38 @@ def symbols(kernel: Path) -> Dict[str, int]:
         if len(parts) == 3:
             table[parts[2]] = int(parts[0], 16)
     return table
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def users_qemu(kernel: Path, tmp_path: Path):
+    """A QEMU started as a user would (`-gdb tcp:...`, paused, scenario=idle),
+    not by isrdbg; yields its gdbstub port once it listens, killed at the end."""
+    from gdbext.client.qemu import elf32_for_qemu
+    elf32 = elf32_for_qemu(kernel, tmp_path)
+    port = free_port()
+    qemu = subprocess.Popen(["qemu-system-x86_64", "-kernel", str(elf32), "-append",
+                             "scenario=idle", "-S", "-gdb", f"tcp:127.0.0.1:{port}",
+                             "-display", "none", "-monitor", "none", "-serial", "none",
+                             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:    # until QEMU's gdbstub listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        qemu.kill()
+        qemu.wait()
 
 
 def processes_referring_to(text: str) -> List[int]:

@@ -1,6 +1,5 @@
 """`isrdbg gdb`: QEMU and GDB started, connected, and always cleaned up."""
 
-import os
 import re
 import signal
 import subprocess
@@ -9,7 +8,7 @@ import time
 
 import pytest
 
-from .conftest import ROOT, batch, isrdbg, processes_referring_to
+from .conftest import ROOT, batch, isrdbg, processes_referring_to, users_qemu
 
 
 def test_batch_connects_with_symbols_and_architecture(kernels):
@@ -66,23 +65,11 @@ def test_bad_attach_address():
 
 
 def test_attach_to_a_qemu_the_user_started(kernels, tmp_path):
-    from gdbext.client.qemu import elf32_for_qemu
-    elf32 = elf32_for_qemu(kernels["x86_64"], tmp_path)
-    port = 20000 + os.getpid() % 20000
-    qemu = subprocess.Popen(["qemu-system-x86_64", "-kernel", str(elf32), "-append",
-                             "scenario=idle", "-S", "-gdb", f"tcp:127.0.0.1:{port}",
-                             "-display", "none", "-monitor", "none", "-serial", "none",
-                             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
-                            stderr=subprocess.PIPE)
-    try:
-        time.sleep(0.5)
+    with users_qemu(kernels["x86_64"], tmp_path) as port:
         proc = isrdbg("gdb", kernels["x86_64"], "--attach", f"127.0.0.1:{port}", "--batch",
                       "-ex", "break scenario_start", "-ex", "continue", "-ex", "isr-idt 14")
-        assert proc.returncode == 0, proc.stderr
-        assert "isr_page_fault+0" in proc.stdout
-    finally:
-        qemu.kill()
-        qemu.wait()
+    assert proc.returncode == 0, proc.stderr
+    assert "isr_page_fault+0" in proc.stdout
 
 
 def _start_interactive_batch(kernels, tmp_path):

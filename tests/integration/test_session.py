@@ -5,8 +5,6 @@ what the CLI command prints with --json."""
 import json
 import os
 import signal
-import socket
-import subprocess
 import threading
 import time
 
@@ -14,7 +12,7 @@ import pytest
 
 from gdbext.client.session import CommandError, Session, SessionError, SessionTimeout
 
-from .conftest import symbols
+from .conftest import free_port, symbols, users_qemu
 
 
 @pytest.fixture
@@ -232,37 +230,13 @@ def test_missing_kernel_and_bad_attach():
     assert str(error.value) == "--attach wants HOST:PORT, got 'nowhere'"
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_attach_to_a_qemu_the_user_started(kernels, tmp_path):
-    from gdbext.client.qemu import elf32_for_qemu
-    elf32 = elf32_for_qemu(kernels["x86_64"], tmp_path)
-    port = free_port()
-    qemu = subprocess.Popen(["qemu-system-x86_64", "-kernel", str(elf32), "-append",
-                             "scenario=idle", "-S", "-gdb", f"tcp:127.0.0.1:{port}",
-                             "-display", "none", "-monitor", "none", "-serial", "none",
-                             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:    # until QEMU's gdbstub listens
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    with users_qemu(kernels["x86_64"], tmp_path) as port:
         with Session(kernels["x86_64"], attach=f"127.0.0.1:{port}") as session:
             assert session.qemu is None and session.serial_log is None
             session.console("break scenario_start")
             session.cont(timeout=30)
             assert session.idt(14)["entries"][0]["symbol"] == "isr_page_fault+0"
-    finally:
-        qemu.kill()
-        qemu.wait()
 
 
 def test_attach_to_nothing_is_a_session_error():
