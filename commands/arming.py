@@ -31,6 +31,7 @@ from gdbext.render.text import render_frame, render_hit_header, render_run
 from gdbext.snapshot import register_set
 from gdbext.status import LastStop
 
+from .adjacent import breakpoint_addresses, breakpoint_type, crowded
 from .base import style
 from .state import ENTRIES, SETTINGS, TARGET, TRACKER
 from .tracking import TRACKING
@@ -56,8 +57,7 @@ class HandlerBreakpoint(gdb.Breakpoint):
     their notifications), ~0.1 ms per hit."""
 
     def __init__(self, address, hardware, registry, visible=True):
-        kind = gdb.BP_HARDWARE_BREAKPOINT if hardware else gdb.BP_BREAKPOINT
-        super().__init__(f"*{address:#x}", type=kind, internal=not visible)
+        super().__init__(f"*{address:#x}", type=breakpoint_type(hardware), internal=not visible)
         self.address = address
         self.hardware = hardware
         self.registry = registry
@@ -221,24 +221,30 @@ class Registry:
             self._watch_lidt(False)
             self._watch_idt(None)
             return
-        view = None
+        view = stored = None
         ENTRIES.invalidate()
         try:
             view = read_idt(TARGET)
             gdt = Gdt.read(TARGET, view.cpu.gdtr)
             result = plan(view, self.vectors,
                           task_entry=lambda sel: task_gate_entry(TARGET, gdt, sel))
-            ENTRIES.store(view, gdt, lambda sel: task_gate_entry(TARGET, gdt, sel),
-                          _settings_key())
+            stored = ENTRIES.store(view, gdt, lambda sel: task_gate_entry(TARGET, gdt, sel),
+                                   _settings_key())
         except IsrError as error:
             result = plan(None, self.vectors, unavailable=str(error))
         self.pending = result.pending
         self._sync(result.armed)
+        if stored is not None:
+            # isr-break stops at the entry anyway; the others must not pay at a hit
+            TRACKING.prepare([address for address, vectors in result.armed.items()
+                              if any(self.vectors[v].mode != BREAK for v in vectors)],
+                             stored.bits)
+        self.keep_apart()
         self._watch_lidt(bool(self.pending) or view is None)
         self._watch_idt(view)
 
     def _delete(self, breakpoint):
-        if self._defer:
+        if self._defer or TARGET.in_stop_handler:    # GDB forbids deleting in a stop()
             self.retire(breakpoint)
         elif breakpoint.is_valid():
             breakpoint.delete()
@@ -261,8 +267,10 @@ class Registry:
         for address in list(self.breakpoints):
             if address not in armed:
                 self._delete(self.breakpoints.pop(address))
+        taken = breakpoint_addresses() | set(armed)
         for address, vectors in armed.items():
-            hardware = any(self.vectors[v].hardware for v in vectors)
+            hardware = (any(self.vectors[v].hardware for v in vectors)
+                        or crowded(address, taken))
             visible = any(self.vectors[v].mode == BREAK for v in vectors)
             bp = self.breakpoints.get(address)
             if bp is not None and (not bp.is_valid() or bp.hardware != hardware
@@ -276,6 +284,18 @@ class Registry:
                 self.breakpoints[address] = HandlerBreakpoint(address, hardware, self, visible)
         self.armed = dict(armed)
         TRACKING.release(self.armed, self._delete)
+
+    def keep_apart(self):
+        """Make each of our breakpoints that has a breakpoint on the next byte
+        a hardware one (see adjacent): after new exits or return watches, and
+        at every refresh (the user may have set breakpoints)."""
+        taken = breakpoint_addresses()
+        for address, old in list(self.breakpoints.items()):
+            if not old.hardware and crowded(address, taken):
+                del self.breakpoints[address]   # first: not the user deleting it
+                self._delete(old)
+                self.breakpoints[address] = HandlerBreakpoint(address, True, self, old.visible)
+        TRACKING.keep_apart(taken, self._delete)
 
     def _watch_idt(self, view):
         """Keep one write watchpoint over the gates of the armed vectors (the
@@ -351,6 +371,7 @@ class Registry:
 REGISTRY = Registry()
 TRACKING.stop_on = REGISTRY.stop_at_exit
 TRACKING.retire = REGISTRY.retire
+TRACKING.placed = REGISTRY.keep_apart
 
 
 def _set_convenience(report):

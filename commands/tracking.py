@@ -10,6 +10,7 @@ from gdbext.errors import IsrError
 from gdbext.judge import ExitObservation
 from gdbext.snapshot import Context, interrupted_context, pick, register_set
 
+from .adjacent import breakpoint_addresses, breakpoint_type, crowded
 from .state import ENTRIES, TARGET, TRACKER
 
 MAX_RETURN_WATCHES = 64
@@ -37,8 +38,9 @@ def _read_stack(sp, slot):
 class ExitBreakpoint(gdb.Breakpoint):
     """Internal breakpoint on an exit instruction (iret, ret, ...) of a tracked handler."""
 
-    def __init__(self, address, kind, mnemonic, tracking):
-        super().__init__(f"*{address:#x}", internal=True)
+    def __init__(self, address, kind, mnemonic, tracking, hardware=False):
+        super().__init__(f"*{address:#x}", type=breakpoint_type(hardware), internal=True)
+        self.hardware = hardware
         # When it does stop (isr-watch found a problem) the run shown by the
         # stop handler says where; GDB's "Breakpoint -3, ..." would only confuse.
         self.silent = True
@@ -59,9 +61,10 @@ class ReturnWatch(gdb.Breakpoint):
     """Safety net for handlers whose exits the static walk could not find:
     a breakpoint where the interrupted code resumes."""
 
-    def __init__(self, address, tracking):
-        super().__init__(f"*{address:#x}", internal=True)
+    def __init__(self, address, tracking, hardware=False):
+        super().__init__(f"*{address:#x}", type=breakpoint_type(hardware), internal=True)
         self.address = address
+        self.hardware = hardware
         self.tracking = tracking
 
     def stop(self):
@@ -88,6 +91,7 @@ class Tracking:
         self.armed_handlers = set()
         self.interrupted = False  # the last stop is a Ctrl-C caught in a stop()
         self.retire = None        # callable(bp): delete at the next real stop (set by arming)
+        self.placed = None        # callable(): new breakpoints were set (see adjacent; arming)
 
     def repeated(self, cpu, pc, sp, certain=True):
         """Whether this hit repeats the previous one on ``cpu`` (same PC and
@@ -132,6 +136,17 @@ class Tracking:
             self._watch_return(frame.rip)
         return run
 
+    def prepare(self, handlers, bits):
+        """Analyse ``handlers`` and arm their exits now, while the target is
+        stopped, so that the first run is not the one that pays for the
+        disassembler (~50 ms to load) and the walk.  What cannot be read yet
+        is left to the first entry."""
+        for handler in handlers:
+            try:
+                self._analyse(handler, bits)
+            except IsrError:
+                pass
+
     def _analyse(self, handler, bits):
         """The handler's code, analysed once per handler address and IDT
         generation, with a breakpoint on each of its exits."""
@@ -140,15 +155,36 @@ class Tracking:
             code = explore(TARGET.read_memory, handler, bits)
             self.code[handler] = code
             self.code_generation[handler] = ENTRIES.generation
-        for address, kind in code.exits:
-            if address not in self.exits:
-                mnemonic = code.insns[address].mnemonic
-                self.exits[address] = ExitBreakpoint(address, kind, mnemonic, self)
+        new = [(address, kind) for address, kind in code.exits if address not in self.exits]
+        if new:
+            taken = breakpoint_addresses() | {address for address, _ in new}
+            for address, kind in new:
+                self.exits[address] = ExitBreakpoint(address, kind, code.insns[address].mnemonic,
+                                                     self, crowded(address, taken))
+            self._placed()
         return code
 
     def _watch_return(self, address):
         if address not in self.returns:
-            self.returns[address] = ReturnWatch(address, self)
+            self.returns[address] = ReturnWatch(address, self,
+                                                crowded(address, breakpoint_addresses()))
+            self._placed()
+
+    def _placed(self):
+        if self.placed is not None:
+            self.placed()
+
+    def keep_apart(self, taken, delete):
+        """Replace each exit breakpoint and return watch that is a software
+        breakpoint with a breakpoint on the next byte (see adjacent)."""
+        for address, old in list(self.exits.items()):
+            if not old.hardware and crowded(address, taken):
+                delete(old)
+                self.exits[address] = ExitBreakpoint(address, old.kind, old.mnemonic, self, True)
+        for address, old in list(self.returns.items()):
+            if not old.hardware and crowded(address, taken):
+                delete(old)
+                self.returns[address] = ReturnWatch(address, self, True)
 
     def on_exit(self, kind, address, mnemonic):
         """At an exit instruction (or a resume point): close the run, maybe stop."""

@@ -65,6 +65,46 @@ def test_traced_and_watched_vectors_use_internal_breakpoints(kernels):
     assert stop["kind"] == "exit" and stop["vectors"] == [0x52]
 
 
+def test_the_exits_are_armed_before_the_first_run(kernels):
+    """Arming analyses the handler (and loads the disassembler) while the
+    target is stopped: before any timer interrupt, the handler's iretq
+    already has its internal breakpoint, so no run pays for the analysis."""
+    result = batch(kernels["x86_64"], "scenario=timer ticks=10 hz=1000",
+                   ["break scenario_start", "continue", "delete", "isr-trace 32",
+                    "maint info breakpoints", "print timer_ticks", "disassemble isr_timer"])
+    assert result.returncode == 0, result.stderr
+    armed = re.findall(r"^-\d+ +breakpoint +keep +y +0x0*([0-9a-f]+) in isr_timer ", result.stdout,
+                       re.M)
+    iretq = re.findall(r"^ +0x0*([0-9a-f]+) <\+\d+>:\tiretq", result.stdout, re.M)
+    assert len(armed) == 2 and len(iretq) == 1, result.stdout
+    assert iretq[0] in armed
+    assert re.search(r"^\$1 = 0$", result.stdout, re.M)      # no run yet
+
+
+def test_a_breakpoint_on_the_byte_before_another_is_a_hardware_one(kernels):
+    """QEMU leaves the PC on a breakpoint without saying so, and GDB then
+    rewinds it onto any software breakpoint on the byte before (x86's
+    decr_pc_after_break).  The i386 kernel's isr_page_fault ends in a
+    one-byte iret right before isr_timer: its exit breakpoint must be a
+    hardware one, or the stop at the user's breakpoint on isr_timer becomes
+    a run of that iret (the IRQ is never acknowledged, the kernel hangs)."""
+    result = batch(kernels["i386"], "scenario=timer ticks=3 hz=1000",
+                   ["isr-trace 14", "break *isr_timer", "continue", "print $pc == isr_timer",
+                    "print/x (long)isr_timer", "maint info breakpoints", "delete 1",
+                    "break scenario_done", "continue", "print timer_ticks"], timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^Breakpoint 1, 0x[0-9a-f]+ in isr_timer \(\)|^Breakpoint 1, isr_timer \(\)",
+                     result.stdout, re.M), result.stdout
+    assert re.search(r"^\$1 = 1$", result.stdout, re.M)
+    timer = int(re.search(r"^\$2 = (0x[0-9a-f]+)$", result.stdout, re.M).group(1), 16)
+    exits = dict((int(address, 16), kind) for kind, address in re.findall(
+        r"^-\d+ +(hw breakpoint|breakpoint) +keep +y +(0x[0-9a-f]+) in isr_page_fault ",
+        result.stdout, re.M))
+    assert exits.pop(timer - 1) == "hw breakpoint", result.stdout
+    assert exits and set(exits.values()) == {"breakpoint"}    # the others stay software
+    assert re.search(r"^\$3 = [3-9]\d*$", result.stdout, re.M), result.stdout
+
+
 def test_a_broken_handler_is_reported_with_its_run(kernels):
     """The scenario installs its handler for 0x52 after the trace was armed:
     the trace follows the gate write and records the one run with its finding."""
