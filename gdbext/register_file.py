@@ -116,6 +116,13 @@ class RawRegisters(Mapping):
     def __contains__(self, name) -> bool:
         return name in self._index
 
+    def get(self, name, default=None):
+        # Mapping.get goes through __getitem__ and KeyError; this runs at every hit
+        if name not in self._index:
+            return default
+        offset, size = self.layout.slots[name]
+        return int.from_bytes(self.raw[offset:offset + size], "little")
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
 

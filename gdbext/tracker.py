@@ -207,16 +207,19 @@ class Tracker:
     def _account(self, run: HandlerRun) -> None:
         """Counters per vector (per set of vectors when a shared handler hides which)."""
         self.completed.append(run)
-        stats = self.stats.setdefault(run.vectors, VectorStats())
+        stats = self.stats.get(run.vectors)
+        if stats is None:       # not setdefault: that would build a VectorStats every run
+            stats = self.stats[run.vectors] = VectorStats(first=run.sequence)
         stats.runs += 1
-        stats.max_depth = max(stats.max_depth, run.depth)
-        stats.findings.update(f.rule for f in run.findings)
-        stats.first = stats.first or run.sequence
+        if run.depth > stats.max_depth:
+            stats.max_depth = run.depth
         stats.last = run.sequence
-        if run.findings:
+        findings = run.findings
+        if findings:
+            stats.findings.update(f.rule for f in findings)
             digest = run.digest()
             self.finding_runs.append(digest)
-            for finding in run.findings:
+            for finding in findings:
                 self.first_findings.setdefault((run.vectors, finding.rule), digest)
 
     # -- queries ------------------------------------------------------------------
