@@ -34,7 +34,7 @@ from gdbext.status import LastStop
 from .adjacent import breakpoint_addresses, breakpoint_type, crowded
 from .base import style
 from .state import ENTRIES, SETTINGS, TARGET, TRACKER
-from .tracking import TRACKING
+from .tracking import TRACKING, TRACKING_BREAKPOINTS
 
 BREAK = "break"           # stop at entry
 WATCH = "watch"           # stop at an exit that has findings
@@ -150,6 +150,10 @@ class IdtWriteWatch(gdb.Breakpoint):
         with TARGET.stopped_in_breakpoint():
             self.registry.refresh(defer_deletes=True)
         return False
+
+
+# what `commands`, `condition`, `disable` and `ignore` set on a breakpoint
+USER_SETTINGS = ("commands", "condition", "enabled", "ignore_count", "silent")
 
 
 class Registry:
@@ -293,8 +297,14 @@ class Registry:
         for address, old in list(self.breakpoints.items()):
             if not old.hardware and crowded(address, taken):
                 del self.breakpoints[address]   # first: not the user deleting it
+                new = self.breakpoints[address] = HandlerBreakpoint(address, True, self,
+                                                                    old.visible)
+                if old.visible:     # isr-break's: what the user set on it carries over
+                    for attribute in USER_SETTINGS:
+                        value = getattr(old, attribute)
+                        if value is not None:       # GDB takes no None for commands
+                            setattr(new, attribute, value)
                 self._delete(old)
-                self.breakpoints[address] = HandlerBreakpoint(address, True, self, old.visible)
         TRACKING.keep_apart(taken, self._delete)
 
     def _watch_idt(self, view):
@@ -369,6 +379,7 @@ class Registry:
 
 
 REGISTRY = Registry()
+OURS = (HandlerBreakpoint, IdtLoadWatch, IdtWriteWatch) + TRACKING_BREAKPOINTS
 TRACKING.stop_on = REGISTRY.stop_at_exit
 TRACKING.retire = REGISTRY.retire
 TRACKING.placed = REGISTRY.keep_apart
@@ -418,6 +429,12 @@ def on_stop(event):
             pass  # the target went away with this stop
 
 
+def on_breakpoint_created(breakpoint):
+    """The user's breakpoint may sit right after one of ours (see adjacent)."""
+    if REGISTRY.vectors and not isinstance(breakpoint, OURS):
+        REGISTRY.keep_apart()
+
+
 def on_breakpoint_deleted(breakpoint):
     if isinstance(breakpoint, HandlerBreakpoint):
         REGISTRY.forget_breakpoint(breakpoint)
@@ -427,4 +444,5 @@ def on_breakpoint_deleted(breakpoint):
 
 def register():
     gdb.events.stop.connect(on_stop)
+    gdb.events.breakpoint_created.connect(on_breakpoint_created)
     gdb.events.breakpoint_deleted.connect(on_breakpoint_deleted)

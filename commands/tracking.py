@@ -77,6 +77,9 @@ class ReturnWatch(gdb.Breakpoint):
                 return self.tracking.interrupt()
 
 
+TRACKING_BREAKPOINTS = (ExitBreakpoint, ReturnWatch)
+
+
 class Tracking:
     def __init__(self):
         self.code = {}            # handler address -> HandlerCode

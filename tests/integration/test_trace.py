@@ -81,20 +81,26 @@ def test_the_exits_are_armed_before_the_first_run(kernels):
     assert re.search(r"^\$1 = 0$", result.stdout, re.M)      # no run yet
 
 
-def test_a_breakpoint_on_the_byte_before_another_is_a_hardware_one(kernels):
+@pytest.mark.parametrize("order", [["isr-trace 14", "break *isr_timer"],
+                                   ["break scenario_start", "continue", "delete", "isr-trace 14",
+                                    "break *isr_timer"]],
+                         ids=["trace-from-reset", "user-breakpoint-after-arming"])
+def test_a_breakpoint_on_the_byte_before_another_is_a_hardware_one(kernels, order):
     """QEMU leaves the PC on a breakpoint without saying so, and GDB then
     rewinds it onto any software breakpoint on the byte before (x86's
     decr_pc_after_break).  The i386 kernel's isr_page_fault ends in a
     one-byte iret right before isr_timer: its exit breakpoint must be a
     hardware one, or the stop at the user's breakpoint on isr_timer becomes
-    a run of that iret (the IRQ is never acknowledged, the kernel hangs)."""
+    a run of that iret (the IRQ is never acknowledged, the kernel hangs) --
+    whether the user's breakpoint came first or after the exit was armed."""
+    first = 2 if len(order) > 2 else 1       # the user's breakpoint number
     result = batch(kernels["i386"], "scenario=timer ticks=3 hz=1000",
-                   ["isr-trace 14", "break *isr_timer", "continue", "print $pc == isr_timer",
-                    "print/x (long)isr_timer", "maint info breakpoints", "delete 1",
+                   order + ["continue", "print $pc == isr_timer",
+                    "print/x (long)isr_timer", "maint info breakpoints", "delete",
                     "break scenario_done", "continue", "print timer_ticks"], timeout=30)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"^Breakpoint 1, 0x[0-9a-f]+ in isr_timer \(\)|^Breakpoint 1, isr_timer \(\)",
-                     result.stdout, re.M), result.stdout
+    assert re.search(rf"^Breakpoint {first}, (0x[0-9a-f]+ in )?isr_timer \(\)", result.stdout,
+                     re.M), result.stdout
     assert re.search(r"^\$1 = 1$", result.stdout, re.M)
     timer = int(re.search(r"^\$2 = (0x[0-9a-f]+)$", result.stdout, re.M).group(1), 16)
     exits = dict((int(address, 16), kind) for kind, address in re.findall(
@@ -103,6 +109,22 @@ def test_a_breakpoint_on_the_byte_before_another_is_a_hardware_one(kernels):
     assert exits.pop(timer - 1) == "hw breakpoint", result.stdout
     assert exits and set(exits.values()) == {"breakpoint"}    # the others stay software
     assert re.search(r"^\$3 = [3-9]\d*$", result.stdout, re.M), result.stdout
+
+
+def test_an_isr_break_breakpoint_made_hardware_keeps_what_the_user_set(kernels):
+    """A breakpoint of the user's on the byte after isr-break's turns the
+    latter into a hardware breakpoint (a new number); disabling, ignore
+    count and commands carry over, and the old one is gone."""
+    result = batch(kernels["i386"], "scenario=timer ticks=3",
+                   ["break scenario_start", "continue", "delete", "isr-break 14", "disable 2",
+                    "ignore 2 5", "python gdb.breakpoints()[0].commands = 'print 42'",
+                    "break *isr_page_fault+1", "info breakpoints", "print/x (long)isr_page_fault"])
+    assert result.returncode == 0, result.stderr
+    handler = int(re.search(r"^\$1 = 0x([0-9a-f]+)$", result.stdout, re.M).group(1), 16)
+    listing = result.stdout[result.stdout.index("Num "):]
+    assert re.search(rf"^4 +hw breakpoint +keep +n +0x0*{handler:x} in isr_page_fault .*\n"
+                     r"\tignore next 5 hits\n +print 42$", listing, re.M), listing
+    assert not re.search(r"^2 ", listing, re.M) and "Python Exception" not in result.stdout
 
 
 def test_a_broken_handler_is_reported_with_its_run(kernels):
