@@ -152,8 +152,9 @@ class IdtWriteWatch(gdb.Breakpoint):
         return False
 
 
-# what `commands`, `condition`, `disable` and `ignore` set on a breakpoint
-USER_SETTINGS = ("commands", "condition", "enabled", "ignore_count", "silent")
+# what `commands`, `disable` and `ignore` set on a breakpoint (GDB refuses a
+# `condition` on one with a Python stop(): isr-break's own is in its Arming)
+USER_SETTINGS = ("commands", "enabled", "ignore_count", "silent")
 
 
 class Registry:
