@@ -5,6 +5,7 @@ the CPU pushes an error code for it, how that code is laid out) asks this
 module.  Sources: Intel SDM vol. 3A, table 6-1; AMD APM vol. 2, table 8-1.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -134,12 +135,21 @@ def spec_words():
                   {v.mnemonic for v in VECTORS if v.mnemonic.startswith("#")})
 
 
+# A vector number as people write it: decimal or 0x-hex, ASCII digits only.
+# int(text, 0) would also take 0o17, 0b1, +14, -0, 1_0 and non-ASCII digits.
+_NUMBER = re.compile(r"(?:0|[1-9][0-9]*|0x[0-9a-f]+)", re.ASCII)
+
+
 def _parse_number(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise UsageError(f"not a vector: {text!r} (expected a number, range, name or "
-                         f"class such as 14, 32-47, #PF, page-fault, exceptions)") from None
+    if text.startswith("-") and _NUMBER.fullmatch(text[1:]):
+        raise UsageError(f"vector {text[:9]} is out of range (0-255)")
+    if not _NUMBER.fullmatch(text):
+        shown = text if len(text) <= 24 else text[:24] + "..."
+        raise UsageError(f"not a vector: {shown!r} (expected a number, range, name or "
+                         f"class such as 14, 32-47, #PF, page-fault, exceptions)")
+    if len(text) > 8:       # no vector needs more; also spares int() a huge string
+        raise UsageError(f"vector {text[:8]}... is out of range (0-255)")
+    value = int(text, 0)
     if not 0 <= value < NUM_VECTORS:
         raise UsageError(f"vector {value} is out of range (0-255)")
     return value
@@ -158,8 +168,10 @@ def parse_spec(text: str) -> Tuple[int, ...]:
         return tuple(CLASSES[word])
     if word in NAMES:
         return (NAMES[word],)
-    if "-" in word and word[0].isdigit():
+    if "-" in word and word[0] in "0123456789":
         first, _, last = word.partition("-")
+        if not last:
+            raise UsageError(f"range {text.strip()} has no end (e.g. 32-47)")
         lo, hi = _parse_number(first), _parse_number(last)
         if lo > hi:
             raise UsageError(f"empty vector range {text!r}: {lo} > {hi}")

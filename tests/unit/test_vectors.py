@@ -66,3 +66,22 @@ def test_bad_specs_are_one_line_errors(bad, message):
 def test_completion_words():
     words = spec_words()
     assert {"exceptions", "irqs", "all", "#PF", "pf", "page-fault"} <= set(words)
+
+
+@pytest.mark.parametrize("bad", ["0o17", "0b1110", "+14", "1_4", "014", "0X", "0x",
+                                 "\uff11\uff14", "\u0661\u0664", "14.0", "1e1", "0x1g"])
+def test_only_ascii_decimal_and_hex_numbers_are_vectors(bad):
+    with pytest.raises(UsageError, match="not a vector"):
+        parse_spec(bad)
+
+
+@pytest.mark.parametrize("bad", ["-0", "-14", "-0x1", "9" * 5000])
+def test_signed_and_huge_numbers_are_out_of_range(bad):
+    with pytest.raises(UsageError, match="out of range") as info:
+        parse_spec(bad)
+    assert len(str(info.value)) < 100
+
+
+def test_open_range_names_its_missing_end():
+    with pytest.raises(UsageError, match=r"^range 32- has no end"):
+        parse_spec("32-")
