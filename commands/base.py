@@ -5,13 +5,14 @@ per-session state (settings, target adapter)."""
 import argparse
 import json
 import os
+import re
 
 import gdb
 
 from gdbext.errors import IsrError, UsageError
 from gdbext.render import json as render_json
 from gdbext.render.style import Style
-from gdbext.vectors import spec_words
+from gdbext.vectors import NUM_VECTORS, spec_words
 
 from .state import SETTINGS, TARGET, TRACKER  # noqa: F401  (re-exported for commands)
 
@@ -29,6 +30,21 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(message or f"see `help {self.prog}`")
 
 
+_RANGE_START = re.compile(r"(0|[1-9][0-9]*)-", re.ASCII)
+
+
+def vector_numbers(token: str):
+    """Vector numbers (and range ends after "N-") offered for a token that
+    starts with a digit; nothing for an empty token, which would list 256."""
+    if not token[:1].isdigit():
+        return []
+    start = _RANGE_START.match(token)
+    if start is None:
+        return [str(n) for n in range(NUM_VECTORS)]
+    low = int(start.group(1))
+    return [f"{start.group(0)}{n}" for n in range(low, NUM_VECTORS)]
+
+
 def style() -> Style:
     """Colour only when GDB styles its own output to a terminal."""
     try:
@@ -40,6 +56,27 @@ def style() -> Style:
 
 # Every isr command by NAME (what the GDB/MI commands in mi.py wrap).
 COMMANDS = {}
+
+# What a command needs of the target, checked after its arguments parse and
+# before it does anything, so that a refused command changes nothing.
+ANY_STATE = "any"               # reads isrdbg's own records: works while the target runs
+NOT_RUNNING = "not running"     # sets or deletes breakpoints: no target is fine, running not
+STOPPED = "stopped"             # reads the target: connected and stopped
+
+
+def require(need: str) -> None:
+    """Raise ``TargetError`` unless the target is in the state ``need`` names."""
+    if need == STOPPED:
+        TARGET.require_stopped()
+    elif need == NOT_RUNNING:
+        TARGET.require_not_running()
+
+
+def one_line(error: BaseException) -> str:
+    """GDB's multi-line messages ("Cannot execute this command while the
+    target is running.\nUse the ...") cut to their first line."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 class IsrCommand(gdb.Command):
@@ -57,6 +94,7 @@ class IsrCommand(gdb.Command):
 
     NAME = ""
     COMMAND_CLASS = gdb.COMMAND_DATA
+    NEEDS = STOPPED             # see require(); ``needs(args)`` may decide per action
     COMPLETE_WORDS = ()        # option words offered besides vector specs
     COMPLETES_VECTORS = False
 
@@ -76,11 +114,25 @@ class IsrCommand(gdb.Command):
     def parse_argv(self, argv):
         return self.parser.parse_args(argv)
 
+    def needs(self, args) -> str:
+        return self.NEEDS
+
     def invoke(self, argument, from_tty):
         try:
-            self.run(self.parse(argument))
+            self._checked(lambda: self.parse(argument), self.run)
         except IsrError as error:
             raise gdb.GdbError(f"{self.NAME}: {error}") from None
+
+    def _checked(self, parse, act):
+        """``act(parse())`` once the target is in the state the command needs;
+        GDB's own errors (a target that vanished, memory gone) become one-line
+        ``IsrError``s instead of "Python Exception <class 'gdb.error'>"."""
+        try:
+            args = parse()
+            require(self.needs(args))
+            return act(args)
+        except gdb.error as error:
+            raise IsrError(one_line(error)) from None
 
     def run(self, args):
         result = self.result(args)
@@ -102,7 +154,9 @@ class IsrCommand(gdb.Command):
 
     def mi_document(self, argv):
         """The document ``NAME --json ARGV...`` prints, as a dict (for GDB/MI)."""
-        args = self.parse_argv(list(argv))
+        return self._checked(lambda: self.parse_argv(list(argv)), self._document)
+
+    def _document(self, args):
         if type(self).result is not IsrCommand.result:
             return self.document(self.result(args), args)
         if not hasattr(args, "json"):
@@ -119,12 +173,12 @@ class IsrCommand(gdb.Command):
         return docs[0]
 
     def complete(self, text, word):
-        candidates = list(self.COMPLETE_WORDS)
-        if self.COMPLETES_VECTORS:
-            candidates += spec_words()
         # GDB breaks words at '-' and '#', but our words contain them: match the
         # whole token and hand back only the part GDB will replace.
         token = text.split(" ")[-1]
+        candidates = list(self.COMPLETE_WORDS)
+        if self.COMPLETES_VECTORS:
+            candidates += spec_words() + vector_numbers(token)
         cut = len(token) - len(word or "")
         return [c[cut:] for c in candidates if c.startswith(token)]
 

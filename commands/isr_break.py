@@ -1,5 +1,7 @@
 """isr-break, isr-delete, info isr-breakpoints: stop when a vector is delivered."""
 
+import re
+
 import gdb
 
 from gdbext.errors import UsageError
@@ -8,17 +10,25 @@ from gdbext.render.text import render_arming, render_arming_table
 from gdbext.vectors import format_vector_list, parse_specs
 
 from .arming import BREAK, REGISTRY
-from .base import IsrCommand
+from .base import ANY_STATE, NOT_RUNNING, IsrCommand
+
+# `if` as a word of the command line: what follows is the condition, as typed.
+_IF = re.compile(r"(?:^|\s)if(?:\s|$)")
+
 
 def _split_condition(words):
     """["14", "if", "$isr_error_code", "&", "2"] -> (["14"], "$isr_error_code & 2")."""
     if "if" in words:
         at = words.index("if")
-        condition = " ".join(words[at + 1:])
-        if not condition:
-            raise UsageError("`if` needs a condition")
-        return words[:at], condition
+        return words[:at], _condition(" ".join(words[at + 1:]))
     return words, None
+
+
+def _condition(text):
+    condition = text.strip()
+    if not condition:
+        raise UsageError("`if` needs a condition")
+    return condition
 
 
 class ArmingCommand(IsrCommand):
@@ -52,6 +62,7 @@ $isr_vector, $isr_error_code, $isr_frame and $isr_cpu before the breakpoint's
 
     NAME = "isr-break"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
+    NEEDS = NOT_RUNNING
     COMPLETE_WORDS = ("--hw", "--json", "if")
     COMPLETES_VECTORS = True
 
@@ -60,8 +71,19 @@ $isr_vector, $isr_error_code, $isr_frame and $isr_cpu before the breakpoint's
         parser.add_argument("--json", action="store_true")
         parser.add_argument("spec", nargs="+")
 
+    def parse(self, argument):
+        # The condition is GDB's to parse, quotes and all: string_to_argv
+        # would strip them ($_streq("a","a") becoming $_streq(a,a)).
+        found = _IF.search(argument)
+        if found is None:
+            return self.parse_argv(gdb.string_to_argv(argument))
+        return self._arguments(gdb.string_to_argv(argument[:found.start()]),
+                               _condition(argument[found.end():]))
+
     def parse_argv(self, argv):
-        words, condition = _split_condition(list(argv))
+        return self._arguments(*_split_condition(list(argv)))
+
+    def _arguments(self, words, condition):
         args = self.parser.parse_args(words)
         args.condition = condition
         return args
@@ -95,6 +117,7 @@ prints the vectors still armed and those deleted."""
 
     NAME = "isr-delete"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
+    NEEDS = NOT_RUNNING
     COMPLETE_WORDS = ("--json",)
     COMPLETES_VECTORS = True
 
@@ -122,6 +145,7 @@ Usage: info isr-breakpoints [--json]"""
 
     NAME = "info isr-breakpoints"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
+    NEEDS = ANY_STATE
     COMPLETE_WORDS = ("--json",)
 
     def add_arguments(self, parser):

@@ -10,7 +10,7 @@ from gdbext.render.text import render_live_diff, render_run
 from gdbext.snapshot import register_set
 from gdbext.vectors import parse_one
 
-from .base import TARGET, TRACKER, IsrCommand
+from .base import ANY_STATE, TARGET, TRACKER, IsrCommand
 
 
 class DiffResult(NamedTuple):
@@ -53,6 +53,7 @@ shows K runs, --all also lists unchanged x87/SSE registers.
 Runs are recorded for vectors armed with isr-break or isr-watch."""
 
     NAME = "isr-diff"
+    NEEDS = ANY_STATE       # recorded runs need no target; _live asks for a stopped one
     COMPLETE_WORDS = ("--vector", "--last", "--all", "--json")
 
     def add_arguments(self, parser):

@@ -17,7 +17,7 @@ from .base import TARGET, TRACKER
 def _current():
     try:
         return locate(TARGET, TRACKER)
-    except IsrError:
+    except (IsrError, gdb.error):      # no target, running, not in a handler
         return None
 
 
@@ -27,7 +27,10 @@ class _IsrFunction(gdb.Function):
     def __init__(self):
         super().__init__(self.NAME)
 
-    def invoke(self):
+    def invoke(self, *arguments):
+        # GDB passes whatever was written between the parentheses.
+        if arguments:
+            raise gdb.GdbError(f"${self.NAME}: takes no arguments, got {len(arguments)}")
         return self.value(_current())
 
 

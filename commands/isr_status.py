@@ -8,7 +8,7 @@ from gdbext.render.text import render_status
 from gdbext.status import Status, tracker_totals
 
 from .arming import REGISTRY
-from .base import TARGET, TRACKER, IsrCommand
+from .base import ANY_STATE, TARGET, TRACKER, IsrCommand
 
 
 class IsrStatus(IsrCommand):
@@ -23,6 +23,7 @@ so far, and which isr breakpoint the last stop was (an isr-break entry or an
 isr-watch exit).  Works while the target runs."""
 
     NAME = "isr-status"
+    NEEDS = ANY_STATE
     COMPLETE_WORDS = ("--json",)
 
     def add_arguments(self, parser):

@@ -14,7 +14,7 @@ from gdbext.trace import trace_report
 from gdbext.vectors import format_vector_list, parse_specs
 
 from .arming import REGISTRY, TRACE as TRACE_MODE
-from .base import IsrCommand
+from .base import ANY_STATE, NOT_RUNNING, IsrCommand
 from .state import TRACE, TRACKER
 from .tracking import TRACKING
 
@@ -90,6 +90,10 @@ plus the first one per vector and rule."""
             raise UsageError("--limit wants a positive number of runs")
         args.action = "start"
         return args
+
+    def needs(self, args):
+        """Starting and stopping set and delete breakpoints; the rest reads records."""
+        return NOT_RUNNING if args.action in ("start", "stop") else ANY_STATE
 
     def result(self, args):
         if args.action == "start":

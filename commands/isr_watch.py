@@ -5,6 +5,7 @@ import gdb
 from gdbext.vectors import parse_specs
 
 from .arming import RECORD, REGISTRY, WATCH
+from .base import NOT_RUNNING
 from .isr_break import ArmingCommand
 
 
@@ -21,6 +22,7 @@ stops, and `isr-diff --last K` shows what was recorded.  Undo with isr-delete.""
 
     NAME = "isr-watch"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
+    NEEDS = NOT_RUNNING
     COMPLETE_WORDS = ("--no-stop", "--json")
     COMPLETES_VECTORS = True
 

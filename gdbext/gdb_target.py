@@ -40,6 +40,9 @@ def _as_int(value: gdb.Value, mask: Optional[int] = -1) -> int:
     return int(value) & mask
 
 
+RUNNING = "the target is running; stop it first (Ctrl-C or `interrupt`)"
+
+
 class NoMonitor(TargetError):
     """The target is not QEMU: it has no ``monitor info registers``."""
 
@@ -94,8 +97,14 @@ class GdbTarget:
         if inferior.connection is None or thread is None or not inferior.is_valid():
             raise TargetError("no target connected (start one with `isrdbg gdb KERNEL` "
                               "or `target remote ...`)")
-        if thread.is_running() and not self.in_stop_handler:
-            raise TargetError("the target is running; stop it first (Ctrl-C or `interrupt`)")
+        self.require_not_running()
+
+    def require_not_running(self) -> None:
+        """Raise ``TargetError`` while the selected thread runs (no target is
+        fine): GDB can neither insert nor delete breakpoints then."""
+        thread = gdb.selected_thread()
+        if thread is not None and thread.is_running() and not self.in_stop_handler:
+            raise TargetError(RUNNING)
 
     def stopped_in_breakpoint(self) -> "_InBreakpoint":
         """For work done in Breakpoint.stop(), where the target is halted (and
