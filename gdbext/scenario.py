@@ -40,6 +40,7 @@ from .findings import INFO, RULES
 from .vectors import parse_specs
 
 DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 7 * 24 * 3600.0     # a week
 SOURCES = ("run", "static")     # a finding seen in a handler run, or by isr-check
 
 
@@ -333,9 +334,15 @@ def load_scenario(path: Union[str, Path]) -> Scenario:
     """Read and validate a scenario file; ScenarioError (FILE:LINE: ...) if malformed."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as error:
         raise ScenarioError(path, None, f"cannot read: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")     # TOML is UTF-8, whatever the locale says
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ScenarioError(path, line, f"not UTF-8 text (byte {data[error.start]:#04x}); "
+                                        f"TOML files are UTF-8") from None
     return parse_scenario(text, path)
 
 
@@ -409,8 +416,10 @@ class _Validator:
         if smp < 1:
             raise self.error(("smp",), "smp must be at least 1")
         timeout = float(data.get("timeout", DEFAULT_TIMEOUT))
-        if timeout <= 0:
-            raise self.error(("timeout",), "timeout must be a positive number of seconds")
+        # not nan (every comparison false) nor inf; waits cannot take more than this
+        if not (0 < timeout <= MAX_TIMEOUT):
+            raise self.error(("timeout",), f"timeout must be a positive number of seconds "
+                                           f"(at most {MAX_TIMEOUT:g}), not {timeout:g}")
         runs = data.get("runs")
         if runs is not None and runs < 1:
             raise self.error(("runs",), "runs must be at least 1")
