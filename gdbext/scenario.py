@@ -35,12 +35,14 @@ try:
 except ImportError:            # Python < 3.11
     import tomli as tomllib    # type: ignore[no-redef]
 
+from .boot_options import accel_problem, cpus_problem, memory_problem
 from .errors import IsrError
 from .findings import INFO, RULES
 from .vectors import parse_specs
 
 DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 7 * 24 * 3600.0     # a week
+ARCH_NAMES = ("i386", "x86_64")
 SOURCES = ("run", "static")     # a finding seen in a handler run, or by isr-check
 
 
@@ -96,12 +98,19 @@ class Expectation:
 class Scenario:
     path: Path                       # the scenario file
     name: str
-    kernel: Path                     # resolved against the file's directory
+    kernel: Optional[Path]           # resolved against the file's directory; None: disk boot
     watch: Tuple[str, ...]           # SPEC words, as isr-watch takes them
     vectors: Tuple[int, ...]         # what they name
     append: str = ""
     qemu_args: Tuple[str, ...] = ()
     smp: int = 1
+    initrd: Optional[Path] = None
+    symbols: Optional[Path] = None
+    drives: Tuple[Path, ...] = ()
+    cdrom: Optional[Path] = None
+    memory: Optional[str] = None     # None: the launcher's default
+    accel: str = "tcg"               # regression runs want TCG's determinism by default
+    arch: Optional[str] = None
     timeout: float = DEFAULT_TIMEOUT
     runs: Optional[int] = None       # stop once every watched vector ran this often
     break_at: Optional[str] = None
@@ -155,6 +164,8 @@ _PATTERNS = ((list,), "a list of rule ids or {rule, vector, source} tables")
 KEYS = {
     "name": _STR, "description": _STR, "kernel": _STR, "append": _STR,
     "qemu_args": _STR_LIST, "smp": _INT, "timeout": _NUMBER, "watch": _SPEC,
+    "initrd": _STR, "symbols": _STR, "drives": _STR_LIST, "cdrom": _STR, "memory": _STR,
+    "accel": _STR, "arch": _STR,
     "runs": _INT, "break_at": _STR, "check": _BOOL, "skip_if_serial": _STR,
     "expect": ((dict,), "a table"),
 }
@@ -164,7 +175,8 @@ EXPECT_KEYS = {
 }
 PATTERN_KEYS = {"rule": _STR, "vector": ((int, str), "a vector number or SPEC string"),
                 "source": _STR}
-REQUIRED = ("kernel", "watch")
+REQUIRED = ("watch",)
+BOOT_SOURCES = ("kernel", "drives", "cdrom")     # at least one of them
 
 
 def _type_ok(value, types) -> bool:
@@ -387,9 +399,10 @@ class _Validator:
             if key not in data:
                 raise ScenarioError(self.path, None, f"missing key {key!r} (required: "
                                                      f"{', '.join(REQUIRED)})")
-        base = self.path.parent
-        kernel = Path(data["kernel"]).expanduser()
-        kernel = Path(os.path.normpath(kernel if kernel.is_absolute() else base / kernel))
+        if not any(key in data for key in BOOT_SOURCES):
+            raise ScenarioError(self.path, None, "missing key 'kernel' (or 'drives'/'cdrom' for "
+                                                 "a kernel that boots from a disk image)")
+        kernel = self.file(data, "kernel")
         watch = data["watch"]
         words = [watch] if isinstance(watch, str) else watch
         for index, word in enumerate(words):
@@ -413,8 +426,18 @@ class _Validator:
                                  f"qemu_args must be a list of strings, not a list holding "
                                  f"{_toml_name(arg)}")
         smp = data.get("smp", 1)
-        if smp < 1:
-            raise self.error(("smp",), "smp must be at least 1")
+        for key, check in (("smp", cpus_problem), ("memory", memory_problem),
+                           ("accel", accel_problem)):
+            if key in data and check(data[key]):
+                raise self.error((key,), f"{key} {check(data[key])}")
+        if "arch" in data and data["arch"] not in ARCH_NAMES:
+            raise self.error(("arch",), f"arch wants one of {', '.join(ARCH_NAMES)}, "
+                                        f"got {data['arch']!r}")
+        drives = data.get("drives", [])
+        for index, drive in enumerate(drives):
+            if not isinstance(drive, str):
+                raise self.error(("drives", index), f"drives must be a list of strings, not a "
+                                                    f"list holding {_toml_name(drive)}")
         timeout = float(data.get("timeout", DEFAULT_TIMEOUT))
         # not nan (every comparison false) nor inf; waits cannot take more than this
         if not (0 < timeout <= MAX_TIMEOUT):
@@ -447,9 +470,21 @@ class _Validator:
         return Scenario(path=self.path, name=name, kernel=kernel, watch=tuple(words),
                         vectors=vectors, append=data.get("append", ""),
                         qemu_args=tuple(qemu_args), smp=smp, timeout=timeout, runs=runs,
+                        initrd=self.file(data, "initrd"), symbols=self.file(data, "symbols"),
+                        drives=tuple(self.resolve(drive) for drive in drives),
+                        cdrom=self.file(data, "cdrom"), memory=data.get("memory"),
+                        accel=data.get("accel", "tcg"), arch=data.get("arch"),
                         break_at=break_at.strip() if break_at else None, check=bool(check),
                         description=data.get("description", ""), skip_if_serial=skip,
                         expect=expect)
+
+    def resolve(self, text: str) -> Path:
+        """A path as written in the file: relative to the file's directory."""
+        path = Path(text).expanduser()
+        return Path(os.path.normpath(path if path.is_absolute() else self.path.parent / path))
+
+    def file(self, data: Dict[str, Any], key: str) -> Optional[Path]:
+        return self.resolve(data[key]) if key in data else None
 
     def expectation(self, table: Dict[str, Any]) -> Expectation:
         self.check_keys(table, EXPECT_KEYS, ("expect",))

@@ -1,6 +1,7 @@
 """The `isrdbg` console script."""
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -14,9 +15,10 @@ from typing import List, Optional
 from .. import __version__, source_root
 from ..errors import IsrError, UsageError
 from . import processes
-from .elf import ARCHES, kernel_arch
+from .boot import DEFAULT_MEMORY, MAX_CPUS, BootSpec
+from .elf import ARCHES
 from .gdb_launch import gdb_argv, gdb_environment, parse_attach, setup_commands
-from .qemu import Qemu, QemuConfig
+from .qemu import Qemu
 
 DEFAULT_BATCH_TIMEOUT = 120.0
 
@@ -57,28 +59,22 @@ def _sigint_for_child_only():
 _parse_attach = parse_attach
 
 
-def run_gdb(kernel: Optional[Path], append: str = "", ex: List[str] = (), batch: bool = False,
-            attach: Optional[str] = None, arch_name: Optional[str] = None,
-            qemu_args: List[str] = (), smp: int = 1, serial: Optional[Path] = None,
+def run_gdb(boot: BootSpec, ex: List[str] = (), batch: bool = False,
+            attach: Optional[str] = None, serial: Optional[Path] = None,
             timeout: Optional[float] = None, keep: bool = False) -> int:
     """Start QEMU (unless attaching) and GDB with isrdbg loaded; GDB's exit status."""
-    if kernel is None and attach is None:
-        raise UsageError("give a KERNEL, or --attach HOST:PORT")
-    if kernel is not None and not Path(kernel).is_file():
-        raise UsageError(f"kernel not found: {kernel}")
-    arch = ARCHES[arch_name] if arch_name else kernel_arch(kernel) if kernel else ARCHES["x86_64"]
+    plan = boot.plan(attaching=attach is not None)
+    remote = _parse_attach(attach) if attach else None
     workdir = Path(tempfile.mkdtemp(prefix="isrdbg-"))
     qemu = gdb = None
     try:
-        if attach:
-            remote = _parse_attach(attach)
-        else:
-            qemu = Qemu(QemuConfig(Path(kernel), append, serial, smp=smp,
-                                   extra_args=list(qemu_args), arch=arch), workdir).start()
+        if remote is None:
+            qemu = Qemu(plan, workdir, serial).start()
             remote = str(qemu.socket)
             if not batch:
-                print(f"isrdbg: {arch.qemu} paused; serial output goes to {qemu.serial}")
-        commands = setup_commands(arch, Path(kernel) if kernel else None, remote)
+                print(f"isrdbg: {plan.arch.qemu} paused at reset ({plan.describe()}); "
+                      f"serial output goes to {qemu.serial}")
+        commands = setup_commands(plan.arch, plan.symbols, remote)
         script = None
         if batch:
             script = workdir / "commands.gdb"
@@ -142,7 +138,7 @@ def run_demo() -> int:
         ex = []
         for command in commands:
             ex += [f"echo (gdb) {command}\\n", command]
-        status |= run_gdb(kernel, append, ex, batch=True)
+        status |= run_gdb(BootSpec(kernel, append), ex, batch=True)
     from .runner import run_command
     suite = _targets_dir() / "scenarios"
     print(f"\n=== {DEMO_SUITE_TITLE}\n$ isrdbg run {_display_path(suite)}", flush=True)
@@ -174,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     gdb.add_argument("--batch", action="store_true",
                      help="run the -ex commands and exit; non-zero if one failed")
     gdb.add_argument("--serial", type=Path, metavar="FILE", help="write COM1 output to FILE")
-    gdb.add_argument("--timeout", type=float, metavar="SECONDS",
+    gdb.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                      help=f"with --batch: give up after SECONDS (default {DEFAULT_BATCH_TIMEOUT:g})")
     gdb.add_argument("--keep", action="store_true",
                      help="keep the work directory (serial log, QEMU command line)")
@@ -207,14 +203,60 @@ def _parser() -> argparse.ArgumentParser:
 
 def _target_options(parser) -> None:
     """What `isrdbg gdb` and `isrdbg repl` both need to start or reach a target."""
-    parser.add_argument("kernel", nargs="?", type=Path, help="multiboot kernel ELF (with symbols)")
+    parser.add_argument("kernel", nargs="?", type=Path,
+                        help="kernel to boot: a multiboot ELF (its symbols are loaded too) or a "
+                             "Linux bzImage; leave out to boot from --drive/--cdrom")
     parser.add_argument("--append", default="", metavar="ARGS", help="kernel command line")
+    parser.add_argument("--initrd", type=Path, metavar="FILE",
+                        help="initial RAM disk for a Linux bzImage")
+    parser.add_argument("--symbols", type=Path, metavar="FILE",
+                        help="ELF with the kernel's symbols for GDB (e.g. vmlinux); optional")
+    parser.add_argument("--drive", dest="drives", action="append", default=[], type=Path,
+                        metavar="IMAGE", help="disk image to boot from (raw or qcow2; repeatable)")
+    parser.add_argument("--cdrom", type=Path, metavar="ISO", help="CD-ROM image to boot from")
+    parser.add_argument("--memory", metavar="SIZE",
+                        help=f"guest memory, e.g. 1G (default {DEFAULT_MEMORY})")
+    parser.add_argument("--smp", type=_cpu_count, default=1, metavar="N",
+                        help="number of CPUs, each its own socket so the BIOS tables list "
+                             "them all (default 1)")
+    accel = parser.add_mutually_exclusive_group()
+    accel.add_argument("--kvm", dest="accel", action="store_const", const="kvm",
+                       help="run under KVM (hardware breakpoints only: four at most)")
+    accel.add_argument("--tcg", dest="accel", action="store_const", const="tcg",
+                       help="run under TCG, QEMU's emulator (any number of breakpoints)")
+    parser.set_defaults(accel="auto")
     parser.add_argument("--attach", metavar="HOST:PORT",
                         help="connect to a QEMU you started (-s or -gdb tcp::PORT)")
-    parser.add_argument("--arch", choices=sorted(ARCHES), help="override the ELF's architecture")
-    parser.add_argument("--smp", type=int, default=1, help="number of CPUs (default 1)")
+    parser.add_argument("--arch", choices=sorted(ARCHES),
+                        help="override the kernel's architecture (default: from the kernel, "
+                             "x86_64 without one)")
     parser.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
                         help="extra QEMU argument (repeatable)")
+
+
+def _cpu_count(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_CPUS:
+        raise argparse.ArgumentTypeError(f"wants a number of CPUs from 1 to {MAX_CPUS}, "
+                                         f"got {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"wants a positive number of seconds, got {text!r}")
+    return value
+
+
+def boot_spec(args) -> BootSpec:
+    """The BootSpec the target options describe."""
+    return BootSpec(kernel=args.kernel, append=args.append, initrd=args.initrd,
+                    symbols=args.symbols, memory=args.memory, smp=args.smp, accel=args.accel,
+                    drives=tuple(args.drives), cdrom=args.cdrom, arch=args.arch,
+                    qemu_args=tuple(args.qemu_arg))
 
 
 def main(argv=None) -> int:
@@ -236,10 +278,10 @@ def main(argv=None) -> int:
                                args.keep_artifacts)
         if args.command == "repl":
             from .repl import run_repl
-            return run_repl(args.kernel, args.append, args.attach, args.arch, args.smp,
-                            args.qemu_arg, color=False if args.no_color else None)
-        return run_gdb(args.kernel, args.append, args.ex, args.batch, args.attach, args.arch,
-                       args.qemu_arg, args.smp, args.serial, args.timeout, args.keep)
+            return run_repl(boot_spec(args), args.attach,
+                            color=False if args.no_color else None)
+        return run_gdb(boot_spec(args), args.ex, args.batch, args.attach, args.serial,
+                       args.timeout, args.keep)
     except IsrError as error:
         print(f"isrdbg: {error}", file=sys.stderr)
         return 2

@@ -21,9 +21,15 @@ def setup_commands(arch: Arch, symbols: Optional[Path], remote: str) -> List[str
     commands = ["set pagination off", "set confirm off",
                 f"set architecture {arch.gdb_architecture}"]
     if symbols is not None:
-        commands.append(f"file {symbols}")
+        commands.append(f"file {gdb_quoted(symbols)}")
     commands += [f"source {GDBINIT}", f"target remote {remote}"]
     return commands
+
+
+def gdb_quoted(path) -> str:
+    """A file name as GDB's argument splitter reads it (spaces, quotes)."""
+    text = str(path).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def parse_attach(text: str) -> str:

@@ -4,14 +4,14 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
 from ..errors import IsrError
 from . import processes
 from ..elf import read_header
-from .elf import Arch, kernel_arch
+from .boot import BootPlan
+from .kernel_image import MULTIBOOT_ELF
 
 # isa-debug-exit: the kernel writes V to port 0xf4, QEMU exits with (V << 1) | 1.
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
@@ -21,15 +21,9 @@ class QemuError(IsrError):
     """QEMU could not start, or died."""
 
 
-@dataclass
-class QemuConfig:
-    kernel: Path                     # the ELF as built (ELF64 kernels are converted)
-    append: str = ""
-    serial: Optional[Path] = None    # where COM1 goes; default: workdir/serial.log
-    memory: str = "128M"
-    smp: int = 1
-    extra_args: List[str] = field(default_factory=list)
-    arch: Optional[Arch] = None      # default: from the ELF header
+def qemu_option_value(text) -> str:
+    """``text`` inside a QEMU ``key=value,...`` option: commas are doubled."""
+    return str(text).replace(",", ",,")
 
 
 def elf32_for_qemu(kernel: Path, workdir: Path) -> Path:
@@ -45,34 +39,66 @@ def elf32_for_qemu(kernel: Path, workdir: Path) -> Path:
     return converted
 
 
-class Qemu:
-    """A QEMU process serving its gdbstub on ``workdir/gdb.sock``; stopped with
-    the tool.  Use as a context manager."""
+def disk_format(path: Path) -> str:
+    """qcow2 when the image says so, else raw (QEMU warns when it has to guess)."""
+    try:
+        with open(path, "rb") as handle:
+            return "qcow2" if handle.read(4) == b"QFI\xfb" else "raw"
+    except OSError:
+        return "raw"
 
-    def __init__(self, config: QemuConfig, workdir: Path):
-        self.config = config
+
+class Qemu:
+    """A QEMU process serving its gdbstub on ``workdir/gdb.sock``, paused at
+    reset; stopped with the tool.  Use as a context manager."""
+
+    def __init__(self, plan: BootPlan, workdir: Path, serial: Optional[Path] = None):
+        self.plan = plan
         self.workdir = Path(workdir)
-        self.arch = config.arch or kernel_arch(config.kernel)
+        self.arch = plan.arch
         self.socket = self.workdir / "gdb.sock"
-        self.serial = config.serial or self.workdir / "serial.log"
+        self.serial = Path(serial) if serial else self.workdir / "serial.log"
         self.stderr_path = self.workdir / "qemu.stderr"
         self.process: Optional[subprocess.Popen] = None
 
-    def command(self, kernel_for_qemu: Path) -> List[str]:
-        cfg = self.config
-        argv = [self.arch.qemu, "-kernel", str(kernel_for_qemu)]
-        if cfg.append:
-            argv += ["-append", cfg.append]
-        argv += ["-S", "-gdb", f"unix:{self.socket},server=on,wait=off",
+    def command(self, kernel_for_qemu: Optional[Path]) -> List[str]:
+        plan, spec = self.plan, self.plan.spec
+        argv = [self.arch.qemu]
+        if kernel_for_qemu is not None:
+            argv += ["-kernel", str(kernel_for_qemu)]
+            if spec.initrd is not None:
+                argv += ["-initrd", str(spec.initrd)]
+            if spec.append:
+                argv += ["-append", spec.append]
+        for drive in spec.drives:
+            argv += ["-drive", f"file={qemu_option_value(drive)},format={disk_format(drive)},"
+                               f"if=ide,media=disk"]
+        if spec.cdrom is not None:
+            argv += ["-drive", f"file={qemu_option_value(spec.cdrom)},format=raw,if=ide,"
+                               f"index=2,media=cdrom"]
+        if spec.drives or spec.cdrom is not None:
+            argv += ["-boot", "order=cd" if spec.drives else "order=d"]
+        # -S: paused at reset, so breakpoints can be set before the kernel runs.
+        argv += ["-S", "-gdb", f"unix:{qemu_option_value(self.socket)},server=on,wait=off",
                  "-display", "none", "-monitor", "none", "-serial", f"file:{self.serial}",
-                 "-no-reboot", "-device", DEBUG_EXIT, "-m", cfg.memory, "-smp", str(cfg.smp)]
-        return argv + list(cfg.extra_args)
+                 "-no-reboot", "-device", DEBUG_EXIT, "-m", plan.memory]
+        # SeaBIOS lists every CPU in the MP table only when each is its own socket:
+        # with a plain -smp N a kernel that reads that table sees one CPU.
+        argv += ["-smp", f"{spec.smp},sockets={spec.smp}" if spec.smp > 1 else "1"]
+        if plan.accel is not None:
+            argv += ["-accel", plan.accel]
+        return argv + list(spec.qemu_args)
 
     def start(self, timeout: float = 10.0) -> "Qemu":
         if shutil.which(self.arch.qemu) is None:
             raise QemuError(f"{self.arch.qemu} not found (install qemu-system-x86, "
                             f"or run ./run setup)")
-        argv = self.command(elf32_for_qemu(self.config.kernel, self.workdir))
+        image = self.plan.image
+        kernel = None
+        if image is not None:
+            kernel = elf32_for_qemu(image.path, self.workdir) if image.kind == MULTIBOOT_ELF \
+                else image.path
+        argv = self.command(kernel)
         (self.workdir / "qemu.cmdline").write_text(" ".join(argv) + "\n")
         with open(self.stderr_path, "wb") as stderr:
             # Own session: Ctrl-C at the terminal is for GDB, never for QEMU.

@@ -32,11 +32,12 @@ from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.styles import Style as PromptStyle
 
-from ..errors import IsrError, UsageError
+from ..errors import IsrError
 from ..render.docs import render_document
 from ..render.style import Style
 from ..render.text import render_hit_header
 from ..vectors import NUM_VECTORS, parse_spec, spec_words, vector as vector_info
+from .boot import BootSpec
 from .session import CommandError, Event, Session, SessionError
 
 PROMPT = "(isrdbg) "
@@ -455,21 +456,17 @@ def _file_history() -> History:
         return InMemoryHistory()
 
 
-def run_repl(kernel: Optional[Path], append: str = "", attach: Optional[str] = None,
-             arch: Optional[str] = None, smp: int = 1, qemu_args=(),
+def run_repl(boot: BootSpec, attach: Optional[str] = None,
              color: Optional[bool] = None) -> int:
     """`isrdbg repl`: start the session, then prompt; the exit status."""
-    if kernel is None and attach is None:
-        raise UsageError("give a KERNEL, or --attach HOST:PORT")
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    with Session(kernel, append, attach=attach, arch=arch, smp=smp, qemu_args=qemu_args,
-                 queue_events=False) as session:
+    with Session(attach=attach, boot=boot, queue_events=False) as session:
         if attach:
             where = f"attached to {attach}"
         else:
-            where = (f"{session.arch.qemu} paused at reset; serial output goes to "
-                     f"{session.serial_log}")
+            where = (f"{session.arch.qemu} paused at reset ({session.plan.describe()}); "
+                     f"serial output goes to {session.serial_log}")
         print(f"isrdbg repl: {where}.\nTab completes, Ctrl-R searches the history, Ctrl-C "
               f"interrupts the target, Ctrl-D quits.", flush=True)
         return Repl(session, color=color).run()

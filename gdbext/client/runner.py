@@ -23,6 +23,7 @@ observed (the last report polled while the target ran, if GDB can no
 longer be asked).
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -40,7 +41,7 @@ from ..errors import IsrError
 from ..run_report import (EXIT_ERROR, ScenarioResult, progress_line, suite_status, table,
                           write_json, write_junit)
 from ..scenario import Scenario, ScenarioError, load_scenario
-from .elf import kernel_arch
+from .boot import BootSpec
 from .session import CommandError, Session, SessionError, SessionTimeout
 
 POLL = 0.25                 # how often a running target is looked at
@@ -112,12 +113,11 @@ class ScenarioRun:
         timings = result.timings
         self.deadline = started + scenario.timeout
         try:
-            if not scenario.kernel.is_file():
-                raise _Infra(f"kernel not found: {scenario.kernel}", "error")
             try:
-                result.arch = kernel_arch(scenario.kernel).name
+                self.plan = scenario_boot(scenario).plan()
             except IsrError as error:
                 raise _Infra(str(error), "error") from None
+            result.arch = self.plan.arch.name
             self.workdir = Path(tempfile.mkdtemp(prefix="isrdbg-run-"))
             self._boot()
             timings["boot"] = time.monotonic() - started
@@ -163,12 +163,12 @@ class ScenarioRun:
     def _boot(self):
         scenario = self.scenario
         cpu_log = self.workdir / "qemu-cpu.log"
-        qemu_args = list(scenario.qemu_args) + ["-d", "cpu_reset", "-D", str(cpu_log)]
-        self.transcript.add(f"starting QEMU and GDB for {scenario.kernel} "
-                            f"(append: {scenario.append!r})")
+        boot = dataclasses.replace(self.plan.spec, qemu_args=self.plan.spec.qemu_args + (
+            "-d", "cpu_reset", "-D", str(cpu_log)))
+        self.transcript.add(f"starting QEMU and GDB for {scenario.kernel or 'a disk image'} "
+                            f"({self.plan.describe()}; append: {scenario.append!r})")
         try:
-            self.session = Session(scenario.kernel, scenario.append, qemu_args=qemu_args,
-                                   smp=scenario.smp, serial=self.workdir / "serial.log",
+            self.session = Session(boot=boot, serial=self.workdir / "serial.log",
                                    timeout=max(5.0, min(30.0, scenario.timeout)),
                                    gdb=self.gdb)
         except (SessionError, IsrError) as error:
@@ -464,6 +464,14 @@ def run_scenario(scenario, artifacts: Optional[Path] = None,
     return ScenarioRun(scenario, artifacts, cancelled).run()
 
 
+def scenario_boot(scenario: Scenario) -> BootSpec:
+    """How a scenario file says to boot its kernel."""
+    return BootSpec(kernel=scenario.kernel, append=scenario.append, initrd=scenario.initrd,
+                    symbols=scenario.symbols, memory=scenario.memory, smp=scenario.smp,
+                    accel=scenario.accel, drives=scenario.drives, cdrom=scenario.cdrom,
+                    arch=scenario.arch, qemu_args=scenario.qemu_args)
+
+
 # -- a suite ----------------------------------------------------------------------------
 
 def artifact_dirs(scenarios: Sequence[Scenario], root: Path) -> List[Path]:
@@ -473,8 +481,8 @@ def artifact_dirs(scenarios: Sequence[Scenario], root: Path) -> List[Path]:
     for scenario in scenarios:
         base = re.sub(r"[^A-Za-z0-9._@+-]+", "_", scenario.name).strip("_") or "scenario"
         try:
-            base = f"{kernel_arch(scenario.kernel).name}/{base}"
-        except (IsrError, OSError):
+            base = f"{scenario_boot(scenario).plan().arch.name}/{base}"
+        except IsrError:
             pass
         count = seen.get(base, 0) + 1
         seen[base] = count

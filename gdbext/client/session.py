@@ -47,9 +47,9 @@ from ..errors import IsrError, UsageError
 from ..render.mi import from_mi
 from ..vectors import parse_spec
 from . import processes
-from .elf import ARCHES, kernel_arch
+from .boot import BootSpec
 from .gdb_launch import gdb_argv, gdb_environment, parse_attach, setup_commands
-from .qemu import Qemu, QemuConfig
+from .qemu import Qemu
 
 DEFAULT_TIMEOUT = 30.0        # one command
 DEFAULT_RUN_TIMEOUT = 60.0    # cont(): the target running until it stops
@@ -228,14 +228,14 @@ class Session:
                  attach: Optional[str] = None, arch: Optional[str] = None, smp: int = 1,
                  qemu_args: Iterable[str] = (), serial: Union[str, Path, None] = None,
                  timeout: float = DEFAULT_TIMEOUT, connect_timeout: Optional[int] = None,
-                 queue_events: bool = True, keep: bool = False, gdb: str = "gdb"):
-        if kernel is None and attach is None:
-            raise UsageError("give a KERNEL, or attach=HOST:PORT")
-        self.kernel = Path(kernel) if kernel is not None else None
-        if self.kernel is not None and not self.kernel.is_file():
-            raise UsageError(f"kernel not found: {kernel}")
-        self.arch = ARCHES[arch] if arch else kernel_arch(self.kernel) if self.kernel \
-            else ARCHES["x86_64"]
+                 queue_events: bool = True, keep: bool = False, gdb: str = "gdb",
+                 boot: Optional[BootSpec] = None):
+        if boot is None:
+            boot = BootSpec(Path(kernel) if kernel is not None else None, append, smp=smp,
+                            arch=arch, qemu_args=tuple(qemu_args))
+        self.plan = boot.plan(attaching=attach is not None)
+        self.kernel = boot.kernel
+        self.arch = self.plan.arch
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.state = "starting"           # "stopped", "running", "exited", "closed"
@@ -261,19 +261,17 @@ class Session:
         self._closing = False
         self.qemu: Optional[Qemu] = None
         try:
-            self._start(append, attach, smp, list(qemu_args), serial)
+            self._start(attach, serial)
         except BaseException:
             self.close()
             raise
 
     # -- starting and stopping --------------------------------------------------------
-    def _start(self, append, attach, smp, qemu_args, serial):
+    def _start(self, attach, serial):
         if attach:
             remote = parse_attach(attach)
         else:
-            config = QemuConfig(self.kernel, append, Path(serial) if serial else None, smp=smp,
-                                extra_args=qemu_args, arch=self.arch)
-            self.qemu = self._procs.qemu = Qemu(config, self.workdir)
+            self.qemu = self._procs.qemu = Qemu(self.plan, self.workdir, serial)
             self.qemu.start()
             remote = str(self.qemu.socket)
         argv = gdb_argv([], batch=False, extra=["-nx", "--interpreter=mi3"])
@@ -287,7 +285,7 @@ class Session:
         self.mi("-gdb-set", "mi-async", "on")     # commands (interrupt) while the target runs
         if self.connect_timeout is not None:      # GDB retries a refused TCP connect (15 s)
             self.mi("-gdb-set", "tcp", "connect-timeout", str(int(self.connect_timeout)))
-        for command in setup_commands(self.arch, self.kernel, remote):
+        for command in setup_commands(self.arch, self.plan.symbols, remote):
             try:
                 self.console(command)
             except CommandError as error:

@@ -56,7 +56,8 @@ def test_not_an_elf(tmp_path):
     bogus.write_bytes(b"MZ" + b"\0" * 62)
     proc = isrdbg("gdb", bogus, "--batch")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"isrdbg: {bogus}: not an ELF file"
+    assert proc.stderr.strip() == (f"isrdbg: {bogus}: neither an ELF kernel nor a Linux "
+                                   f"bzImage (for a disk image use --drive or --cdrom)")
 
 
 def test_bad_attach_address():
@@ -78,7 +79,7 @@ def _start_interactive_batch(kernels, tmp_path):
     background job (`./run test &`) inherits SIGINT ignored, and so would it."""
     return subprocess.Popen(
         [sys.executable, "-m", "gdbext.client.cli", "gdb", str(kernels["x86_64"]), "--append",
-         "scenario=timer ticks=100000", "--batch", "-ex", "continue"],
+         "scenario=timer ticks=100000", "--tcg", "--batch", "-ex", "continue"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 

@@ -178,7 +178,7 @@ def test_end_to_end_in_a_terminal(kernels, private_tmpdir):
                TMPDIR=str(private_tmpdir))
     child = pexpect.spawn(sys.executable, ["-m", "gdbext.client.cli", "repl",
                                            str(kernels["x86_64"]), "--append",
-                                           "scenario=pf-write-readonly"],
+                                           "scenario=pf-write-readonly", "--tcg"],
                           cwd=str(ROOT), env=env, dimensions=(40, 160), encoding="utf-8",
                           timeout=30)
     seen = []

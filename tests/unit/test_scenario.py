@@ -76,10 +76,14 @@ def test_defaults():
     assert dotted.expect.exit_status == 1
 
 
+KNOWN_KEYS = ("accel, append, arch, break_at, cdrom, check, description, drives, expect, "
+              "initrd, kernel, memory, name, qemu_args, runs, skip_if_serial, smp, symbols, "
+              "timeout, watch")
+
+
 @pytest.mark.parametrize("text,message", [
     ('kernel = "k"\nwatch = "14"\nwatchh = 3\n',
-     "suite/sc.toml:3: unknown key 'watchh' (known: append, break_at, check, description, "
-     "expect, kernel, name, qemu_args, runs, skip_if_serial, smp, timeout, watch)"),
+     "suite/sc.toml:3: unknown key 'watchh' (known: " + KNOWN_KEYS + ")"),
     ('kernel = "k"\n\nwatch = 14\n',
      "suite/sc.toml:3: watch must be a SPEC string or a list of SPEC strings, not an integer"),
     ('kernel = "k"\nwatch = "14"\ntimeout = true\n',
@@ -121,11 +125,17 @@ def test_defaults():
      "suite/sc.toml:3: skip_if_serial is not a regular expression: missing ), unterminated "
      "subpattern at position 0"),
     ('kernel = "k"\nwatch = \n', "suite/sc.toml:2: not valid TOML: Invalid value"),
-    ('watch = "14"\n', "suite/sc.toml: missing key 'kernel' (required: kernel, watch)"),
+    ('watch = "14"\n', "suite/sc.toml: missing key 'kernel' (or 'drives'/'cdrom' for a kernel that "
+     "boots from a disk image)"),
+    ('kernel = "k"\nwatch = "14"\nsmp = 0\n',
+     "suite/sc.toml:3: smp wants a number of CPUs from 1 to 255, got 0"),
+    ('kernel = "k"\nwatch = "14"\nmemory = "lots"\n',
+     "suite/sc.toml:3: memory wants a size such as 512M or 2G, got 'lots'"),
+    ('kernel = "k"\nwatch = "14"\naccel = "hvf"\n',
+     "suite/sc.toml:3: accel wants one of auto, kvm, tcg, got 'hvf'"),
     # a key name inside a string or a comment is not the key
     ('kernel = "k"  # watchh = 1\nappend = "watchh = 2"\nwatch = "14"\n\nwatchh = 3\n',
-     "suite/sc.toml:5: unknown key 'watchh' (known: append, break_at, check, description, "
-     "expect, kernel, name, qemu_args, runs, skip_if_serial, smp, timeout, watch)"),
+     "suite/sc.toml:5: unknown key 'watchh' (known: " + KNOWN_KEYS + ")"),
 ])
 def test_errors_name_file_and_line(text, message):
     assert error_of(text) == message
@@ -219,3 +229,17 @@ def test_every_bundled_scenario_parses():
         assert scenario.check and scenario.break_at == "scenario_start"
         if path.stem.startswith("bad-"):
             assert scenario.expect.require, path
+
+
+def test_boot_keys_for_real_kernels(tmp_path):
+    s = parse_scenario('kernel = "linux/vmlinuz"\ninitrd = "linux/initramfs.cpio"\n'
+                       'symbols = "/sym/vmlinux"\nmemory = "1G"\nsmp = 2\naccel = "kvm"\n'
+                       'arch = "x86_64"\nwatch = "14"\n', tmp_path / "linux.toml")
+    assert s.kernel == tmp_path / "linux" / "vmlinuz"
+    assert s.initrd == tmp_path / "linux" / "initramfs.cpio"
+    assert s.symbols == Path("/sym/vmlinux")
+    assert (s.memory, s.smp, s.accel, s.arch) == ("1G", 2, "kvm", "x86_64")
+    disk = parse_scenario('drives = ["os.img", "/data.qcow2"]\ncdrom = "boot.iso"\n'
+                          'watch = "14"\n', tmp_path / "disk.toml")
+    assert disk.kernel is None and disk.drives == (tmp_path / "os.img", Path("/data.qcow2"))
+    assert disk.cdrom == tmp_path / "boot.iso" and disk.accel == "tcg" and disk.memory is None
