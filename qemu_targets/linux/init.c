@@ -204,8 +204,12 @@ static void read_settings(char **envp)
 
 /* ---- the exercises ------------------------------------------------------ */
 
+/* Tests break at the exercises by address (nm build/linux/init), so each is
+ * a real, global function. */
+#define EXERCISE __attribute__((noinline, used))
+
 /* Touches fresh anonymous pages: each first write is a user-mode #PF. */
-static void exercise_page_faults(void)
+EXERCISE void exercise_page_faults(void)
 {
     enum { PAGES = 4 };
     long mem = sys6(SYS_mmap, 0, PAGES * PAGE, PROT_READ | PROT_WRITE,
@@ -222,7 +226,7 @@ static void exercise_page_faults(void)
     sys2(SYS_munmap, mem, PAGES * PAGE);
 }
 
-static void exercise_int80(void)
+EXERCISE void exercise_int80(void)
 {
     long pid = sys0(SYS_getpid);
     long ret;
@@ -241,7 +245,7 @@ static unsigned current_cpu(void)
     return cpu;
 }
 
-static void exercise_syscalls(void)
+EXERCISE void exercise_syscalls(void)
 {
     if (sys0(SYS_getppid) < 0)
         fail("getppid");
@@ -305,7 +309,7 @@ static void install_segv_handler(void)
         fail("rt_sigaction");
 }
 
-static void exercise_signal(void)
+EXERCISE void exercise_signal(void)
 {
     if (store_to_bad_address(BAD_ADDRESS) != 1)
         fail("SIGSEGV fix-up");
@@ -313,7 +317,7 @@ static void exercise_signal(void)
 
 volatile ulong fork_child_iteration; /* a data page the child writes */
 
-static void exercise_fork(ulong iteration)
+EXERCISE void exercise_fork(ulong iteration)
 {
     long pid = sys0(SYS_fork);
     if (pid == 0) {
