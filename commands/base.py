@@ -12,7 +12,7 @@ import gdb
 from gdbext.errors import IsrError, UsageError
 from gdbext.render import json as render_json
 from gdbext.render.style import Style
-from gdbext.vectors import NUM_VECTORS, spec_words
+from gdbext.vectors import NUM_VECTORS, parse_one, parse_specs, spec_words
 
 from .state import SETTINGS, TARGET, TRACKER  # noqa: F401  (re-exported for commands)
 
@@ -117,6 +117,15 @@ class IsrCommand(gdb.Command):
     def needs(self, args) -> str:
         return self.NEEDS
 
+    def validate(self, args) -> None:
+        """Vector SPECs checked before the target's state: a SPEC that can
+        never be right says so in every state (``isr-idt 32-`` is not "no
+        target connected")."""
+        if getattr(args, "spec", None):
+            parse_specs(args.spec)
+        if isinstance(getattr(args, "vector", None), str):
+            parse_one(args.vector)
+
     def invoke(self, argument, from_tty):
         try:
             self._checked(lambda: self.parse(argument), self.run)
@@ -129,6 +138,7 @@ class IsrCommand(gdb.Command):
         ``IsrError``s instead of "Python Exception <class 'gdb.error'>"."""
         try:
             args = parse()
+            self.validate(args)
             require(self.needs(args))
             return act(args)
         except gdb.error as error:
