@@ -45,6 +45,32 @@ def kernels() -> Dict[str, Path]:
     return KERNELS
 
 
+@dataclass(frozen=True)
+class LinuxTarget:
+    """Debian's cloud kernel and isrdbg's own initramfs (qemu_targets/linux/)."""
+    vmlinuz: Path          # bzImage, fetched by qemu_targets/linux/fetch-kernel.sh
+    initrd: Path           # newc cpio with /init
+    init: Path             # the static /init (symbols for user-space addresses)
+    version: str           # "<package> <version> <image>" as fetched
+
+
+LINUX_DIR = TARGETS / "build" / "linux"
+LINUX_APPEND = "console=ttyS0 nokaslr panic=-1"
+
+
+@pytest.fixture(scope="session")
+def linux(kernels) -> LinuxTarget:
+    """The Linux target; fails (never skips) when the kernel was not fetched."""
+    target = LinuxTarget(LINUX_DIR / "vmlinuz", LINUX_DIR / "initramfs.cpio",
+                         LINUX_DIR / "init", "")
+    version_file = LINUX_DIR / "vmlinuz.version"
+    if not target.vmlinuz.is_file() or not version_file.is_file():
+        pytest.fail(f"no Linux kernel at {target.vmlinuz}: run ./run setup "
+                    "(or qemu_targets/linux/fetch-kernel.sh) to fetch Debian's cloud kernel")
+    return LinuxTarget(target.vmlinuz, target.initrd, target.init,
+                       version_file.read_text().strip())
+
+
 TEARDOWN_NOISE = ("Remote communication error.  Target disconnected.",)
 
 
