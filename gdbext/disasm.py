@@ -1,6 +1,7 @@
 """Disassembly through capstone (imported lazily: the rest of isrdbg works
 without it, and the loader says how to install it)."""
 
+import re
 from dataclasses import dataclass
 from typing import List
 
@@ -75,15 +76,28 @@ def sweep(code: bytes, address: int, bits: int):
         yield insn_address, size, mnemonic
 
 
+# lidt is 0F 01 /3 with a memory operand (ModRM reg = 3, mod != 3) in every mode.
+_LIDT_OPCODE = re.compile(b"\x0f\x01")
+
+
 def lidt_sites(sections, bits: int):
     """Addresses just after every `lidt` in the code: where a new IDT is live.
 
-    A 64-bit kernel starts in 32-bit code, so its sections are swept in both
-    modes; a stray hit in data only costs a breakpoint that never fires."""
+    Only the places whose bytes can be a `lidt` are decoded (a kernel like
+    Linux has 20 MB of text and a handful of them), in both modes for a
+    64-bit kernel, which starts in 32-bit code.  A stray hit in data or inside
+    another instruction only costs a breakpoint that never fires."""
     sites = set()
-    for mode in ((64, 32) if bits == 64 else (32,)):
-        for section in sections:
-            for insn_address, size, mnemonic in sweep(section.data, section.address, mode):
-                if mnemonic == "lidt":
-                    sites.add(insn_address + size)
+    for section in sections:
+        data = section.data
+        for match in _LIDT_OPCODE.finditer(data):
+            offset = match.start()
+            modrm = data[offset + 2] if offset + 2 < len(data) else 0xC0
+            if (modrm >> 3) & 7 != 3 or modrm >> 6 == 3:
+                continue
+            for mode in ((64, 32) if bits == 64 else (32,)):
+                decoded = disassemble(data[offset:offset + 16], section.address + offset,
+                                      mode, count=1)
+                if decoded and decoded[0].mnemonic.startswith("lidt"):
+                    sites.add(decoded[0].address + decoded[0].size)
     return sorted(sites)

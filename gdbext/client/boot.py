@@ -14,9 +14,9 @@ from typing import Optional, Tuple
 
 from ..boot_options import (ACCELS, DEFAULT_MEMORY, MAX_CPUS, accel_problem, cpus_problem,
                             memory_problem)
-from ..errors import UsageError
+from ..errors import IsrError, UsageError
 from .elf import ARCHES, Arch
-from .kernel_image import BZIMAGE, KernelImage, identify
+from .kernel_image import BZIMAGE, KernelImage, extract_kernel_elf, identify
 
 __all__ = ["ACCELS", "DEFAULT_MEMORY", "MAX_CPUS", "BootPlan", "BootSpec", "kvm_problem"]
 
@@ -98,6 +98,31 @@ class BootPlan:
     @property
     def kvm(self) -> bool:
         return self.accel == "kvm"
+
+    def program_file(self, workdir: Path) -> Tuple[Optional[Path], Optional[str]]:
+        """The ELF GDB loads with `file`, and a note for the user if any.
+
+        A bzImage without --symbols gets the kernel ELF packed inside it: no
+        symbols, but the code, which is how isrdbg finds the `lidt` that makes
+        a pending vector armable.  Without it a vector armed at reset waits
+        for the next stop after the kernel loaded its IDT."""
+        if self.symbols is not None or self.image is None or self.image.kind != BZIMAGE:
+            return self.symbols, None
+        try:
+            return extract_kernel_elf(self.image, Path(workdir) / "vmlinux"), None
+        except (IsrError, OSError) as error:
+            return None, (f"no symbols and no code for GDB ({error}); vectors armed "
+                          f"before the kernel loads its IDT stay pending until the next stop")
+
+    def kaslr_note(self) -> Optional[str]:
+        """KASLR moves a Linux kernel away from the addresses in its ELF."""
+        if self.image is None or self.image.kind != BZIMAGE:
+            return None
+        if "nokaslr" in self.spec.append.split():
+            return None
+        return ("the kernel command line has no `nokaslr`: with KASLR the kernel runs at "
+                "random addresses, so its ELF (symbols, `lidt` sites) does not match; "
+                "isrdbg still reads the IDT, frames and code from memory")
 
     def describe(self) -> str:
         """For the launcher's first line: "Linux bzImage, 2 CPUs, 512M, TCG"."""

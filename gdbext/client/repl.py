@@ -467,6 +467,9 @@ def run_repl(boot: BootSpec, attach: Optional[str] = None,
         else:
             where = (f"{session.arch.qemu} paused at reset ({session.plan.describe()}); "
                      f"serial output goes to {session.serial_log}")
+        for note in (session.note, session.plan.kaslr_note()):
+            if note:
+                print(f"isrdbg repl: note: {note}", flush=True)
         print(f"isrdbg repl: {where}.\nTab completes, Ctrl-R searches the history, Ctrl-C "
               f"interrupts the target, Ctrl-D quits.", flush=True)
         return Repl(session, color=color).run()

@@ -260,6 +260,7 @@ class Session:
         self._reader: Optional[threading.Thread] = None
         self._closing = False
         self.qemu: Optional[Qemu] = None
+        self.note: Optional[str] = None       # what the user should know about the boot
         try:
             self._start(attach, serial)
         except BaseException:
@@ -285,7 +286,8 @@ class Session:
         self.mi("-gdb-set", "mi-async", "on")     # commands (interrupt) while the target runs
         if self.connect_timeout is not None:      # GDB retries a refused TCP connect (15 s)
             self.mi("-gdb-set", "tcp", "connect-timeout", str(int(self.connect_timeout)))
-        for command in setup_commands(self.arch, self.plan.symbols, remote):
+        program, self.note = self.plan.program_file(self.workdir)
+        for command in setup_commands(self.arch, program, remote):
             try:
                 self.console(command)
             except CommandError as error:

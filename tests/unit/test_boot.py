@@ -108,3 +108,40 @@ def test_disk_images(tmp_path):
     assert f"file={disk},format=qcow2,if=ide,media=disk" in argv
     assert f"file={tmp_path}/a,,b.iso,format=raw,if=ide,index=2,media=cdrom" in argv
     assert argv[argv.index("-boot") + 1] == "order=cd"
+
+
+def test_kernel_elf_from_a_bzimage(tmp_path):
+    """The payload is found through the setup header and decompressed by its magic."""
+    import gzip
+    from gdbext.client.kernel_image import extract_kernel_elf
+    elf_bytes = b"\x7fELF" + bytes(range(256)) * 4
+    payload = gzip.compress(elf_bytes) + struct.pack("<I", len(elf_bytes))
+    image = bytearray(bzimage(tmp_path / "vmlinuz").read_bytes())
+    image[0x1F1] = 1                                   # setup: 1 + 1 sectors
+    struct.pack_into("<II", image, 0x248, 0x100, len(payload))
+    image[1024:] = b"\0" * 0x100 + payload
+    path = tmp_path / "vmlinuz"
+    path.write_bytes(bytes(image))
+    out = extract_kernel_elf(identify(path), tmp_path / "vmlinux")
+    assert out.read_bytes() == elf_bytes
+    image[1024 + 0x100:1024 + 0x104] = b"\x12\x34\x56\x78"
+    path.write_bytes(bytes(image))
+    with pytest.raises(Exception, match=r"unknown compression of the kernel payload \(starts 12345678\)"):
+        extract_kernel_elf(identify(path), tmp_path / "vmlinux")
+
+
+def test_lidt_sites_are_found_without_a_sweep():
+    """lidt with each ModRM form, between bytes that a linear sweep would misread."""
+    from gdbext.client.elf import ARCHES  # noqa: F401  (capstone is needed below)
+    from gdbext.disasm import lidt_sites
+    from gdbext.elf import CodeSection
+    code = (b"\x0f\x01\x18"                          # lidt (%rax)          3 bytes
+            b"\xb8\x0f\x01\x1d\x00"                   # mov $0x1d010f,%eax: no lidt inside
+            b"\x0f\x01\x1d\x10\x00\x00\x00"           # lidt 0x10(%rip)      7 bytes
+            b"\x0f\x01\xd8"                           # vmrun (mod = 3): not lidt
+            b"\x0f\x01\x5c\x24\x06")                  # lidt 6(%rsp)         5 bytes
+    sites = lidt_sites([CodeSection(".text", 0x1000, code)], 64)
+    # the stray 0f 01 1d inside the mov decodes as a lidt too: it costs a breakpoint
+    # that never fires, and finding every real one matters more
+    assert {0x1003, 0x1008 + 7, 0x1012 + 5} <= set(sites)
+    assert 0x1012 + 3 not in sites                    # vmrun
