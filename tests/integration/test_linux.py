@@ -143,6 +143,23 @@ def test_user_page_fault_on_fresh_mmap_memory(linux):
     assert frame["rejected"] and all(r.startswith("without error code") for r in frame["rejected"])
 
 
+@pytest.mark.xfail(strict=True, reason="gdbext/frame.py rejects every frame whose RIP is not "
+                   "mapped, but an instruction-fetch #PF has exactly that: 'no plausible "
+                   "interrupt frame' for a valid frame")
+def test_instruction_fetch_page_fault(linux):
+    """/init's first instruction is on a page the kernel maps only when the
+    CPU fetches it: the #PF frame's RIP is that unmapped address (= CR2)."""
+    entry = symbols(linux.init)["_start"]
+    result = linux_batch(linux, "syscall", [*run_to(linux, "_start"), "isr-break 14",
+                                            UNTIL_FROM_RING3, "isr-frame --json"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    frame = result.doc("frame")
+    assert frame["vector"] == 14 and frame["has_error_code"] is True
+    assert frame["error_code"]["value"] == "0x14"     # user-mode instruction fetch, not present
+    assert int(frame["rip"], 16) == int(frame["cr2"], 16) == entry
+    assert frame["cs"]["rpl"] == 3
+
+
 def int80_return_address(linux) -> int:
     """The address after /init's `int $0x80` (cd 80), from objdump."""
     start, end = function_range(linux, "exercise_int80")
