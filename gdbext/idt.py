@@ -52,6 +52,10 @@ class Gate:
         return (self.type, self.selector, self.handler, self.ist, self.dpl, self.present) == \
             (other.type, other.selector, other.handler, other.ist, other.dpl, other.present)
 
+    def same_target_but_handler(self, other: "Gate") -> bool:
+        return (self.type, self.selector, self.ist, self.dpl, self.present) == \
+            (other.type, other.selector, other.ist, other.dpl, other.present)
+
     def problems(self) -> List[str]:
         """Why delivering this vector would not reach a handler."""
         found = []
@@ -150,17 +154,59 @@ def read_idt(target, vectors: Optional[Sequence[int]] = None) -> IdtView:
     return IdtView(cpu, tuple(gates), beyond)
 
 
+MAX_STUB_STRIDE = 64     # bytes between the entry stubs of a stub array
+
+
 def fold_runs(gates: Iterable[Gate]) -> List[Tuple[Gate, Gate]]:
-    """Group consecutive vectors whose gates are identical: [(first, last), ...]."""
-    runs: List[Tuple[Gate, Gate]] = []
+    """Group consecutive vectors into runs: [(first, last), ...].
+
+    A run is either identical gates, or a stub array: gates equal but for
+    handlers a fixed number of bytes apart (Linux's irq_entries_start, one
+    small stub per vector), at least three long and with no names of their own
+    to hide.  A gate that breaks the pattern stands alone, which is what makes
+    it visible."""
+    runs: List[List[Gate]] = []
     for gate in gates:
-        if runs:
-            first, last = runs[-1]
-            if gate.vector == last.vector + 1 and gate.same_target(first):
-                runs[-1] = (first, gate)
-                continue
-        runs.append((gate, gate))
-    return runs
+        if runs and _continues(runs[-1], gate):
+            runs[-1].append(gate)
+        else:
+            runs.append([gate])
+    folded: List[Tuple[Gate, Gate]] = []
+    for run in runs:
+        if len(run) == 2 and stub_stride(run[0], run[1]):
+            folded += [(run[0], run[0]), (run[1], run[1])]     # two stubs are not an array
+        else:
+            folded.append((run[0], run[-1]))
+    return folded
+
+
+def stub_stride(first: Gate, last: Gate) -> int:
+    """Bytes between consecutive handlers of a run (0: identical gates)."""
+    if first.vector == last.vector or first.handler is None or last.handler is None:
+        return 0
+    return (last.handler - first.handler) // (last.vector - first.vector)
+
+
+def _continues(run: List[Gate], gate: Gate) -> bool:
+    first, last = run[0], run[-1]
+    if gate.vector != last.vector + 1:
+        return False
+    if gate.same_target(first):
+        return len(run) == 1 or run[1].same_target(first)
+    if not gate.same_target_but_handler(first) or gate.handler is None or last.handler is None:
+        return False
+    stride = gate.handler - last.handler
+    if not 0 < stride <= MAX_STUB_STRIDE or not _unnamed_alike(first, gate):
+        return False
+    return len(run) == 1 or stub_stride(first, last) == stride
+
+
+def _unnamed_alike(first: Gate, gate: Gate) -> bool:
+    """Stubs fold only when folding hides no names: none, or one base symbol."""
+    if not first.symbol and not gate.symbol:
+        return True
+    base = lambda symbol: (symbol or "").split("+")[0]
+    return base(first.symbol) == base(gate.symbol) != ""
 
 
 def handler_vectors(view: IdtView, handler: int) -> List[int]:

@@ -2,9 +2,10 @@
 
 from typing import List, Optional
 
+from ..findings import INFO, RULES
 from ..frame import rflags_names
 from ..frame_report import FrameReport
-from ..idt import Gate, IdtView, fold_runs
+from ..idt import Gate, IdtView, fold_runs, stub_stride
 from ..judge import compare
 from ..snapshot import register_set
 from ..vectors import format_vector_list, vector
@@ -27,7 +28,9 @@ def _gate_row(first: Gate, last: Gate, style: Style) -> List[str]:
         vec = f"{first.vector}-{last.vector}"
         count = last.vector - first.vector + 1
         names = {vector_name(g) for g in (first, last)}
-        name = f"{names.pop() if len(names) == 1 else 'mixed'} ({count} identical)"
+        stride = stub_stride(first, last)
+        what = f"{count} stubs, {stride} bytes apart" if stride else f"{count} identical"
+        name = f"{names.pop() if len(names) == 1 else 'mixed'} ({what})"
     kind = first.type if first.type != "invalid" else f"invalid({first.type_code:#x})"
     if first.handler is None:
         handler, symbol = "-", f"task {first.selector:#06x}" if first.type == "task" else ""
@@ -221,7 +224,8 @@ def _findings_block(findings, style):
 def render_live_diff(run, now, saved, style: Style = PLAIN) -> str:
     """Stopped inside a handler: entry versus now, with where entry values are saved.
 
-    ``saved`` maps a register name to the stack address holding its entry value.
+    ``saved`` maps a register name to the stack address the save analysis
+    proves holds its entry value; None when the analysis could not tell.
     """
     frame = run.frame
     bits = frame.bits
@@ -231,10 +235,14 @@ def render_live_diff(run, now, saved, style: Style = PLAIN) -> str:
     changes = compare(regset, run.entry, now)
     rows = []
     for change in changes:
-        where = saved.get(change.name)
+        where = saved.get(change.name) if saved is not None else None
         sp = now.get(regset.sp, 0)
-        note = (f"saved at {regset.sp}+{where - sp:#x}" if where is not None
-                else style("bad", "lost: no copy on the handler's stack"))
+        if where is not None:
+            note = f"saved at {regset.sp}+{where - sp:#x}"
+        elif saved is None:
+            note = "not known: the save analysis cannot place RIP in the handler"
+        else:
+            note = style("bad", "lost: no copy on the handler's stack")
         rows.append(_diff_row(change.name, change.before, change.after, True, bits, style)[:3]
                     + [note])
     if rows:
@@ -434,14 +442,16 @@ def render_trace(report, style: Style = PLAIN) -> str:
     rows = []
     for row in report.rows:
         findings = ", ".join(f"{rule} {n}" for rule, n in row.findings.items()) or "-"
-        rows.append([_vector_text(row.vectors), str(row.runs), str(row.max_depth),
-                     style("bad", findings) if row.findings else findings,
+        problem = any(RULES[r].severity != INFO for r in row.findings if r in RULES)
+        rows.append([_vector_text(row.vectors), str(row.runs), str(row.unpaired_total),
+                     str(row.max_depth), style("bad", findings) if problem else findings,
                      f"#{row.first}" if row.first else "-", f"#{row.last}" if row.last else "-"])
     if rows:
-        lines += format_table(["VECTOR", "RUNS", "MAX NESTING", "FINDINGS", "FIRST", "LAST"],
-                              rows)
+        lines += format_table(["VECTOR", "JUDGED", "UNPAIRED", "MAX NESTING", "FINDINGS",
+                               "FIRST", "LAST"], rows)
     else:
         lines.append("no handler run recorded yet")
+    lines += _not_judged(report)
     kept = report.findings_kept
     if report.findings_total:
         shown = report.findings[-TRACE_FINDINGS_SHOWN:]
@@ -454,8 +464,27 @@ def render_trace(report, style: Style = PLAIN) -> str:
                          f"CPU {digest.cpu}{nested}, frame {digest.frame:#x}, interrupted "
                          f"{digest.cs:#x}:{digest.rip:#x} rsp {digest.rsp:#x}")
             lines += ["    " + render_finding(f, style) for f in digest.findings]
-    lines.append(f"{report.runs} run{'s' if report.runs != 1 else ''} counted, "
-                 f"{report.kept_runs} kept (history {report.history}); {report.open_runs} open, "
-                 f"{report.unmatched_exits} unmatched exit"
-                 f"{'s' if report.unmatched_exits != 1 else ''}, {report.lost_runs} lost")
+    lines.append(f"{report.runs} run{'s' if report.runs != 1 else ''} judged, "
+                 f"{report.kept_runs} kept (history {report.history}); {report.open_runs} open; "
+                 f"unpaired: {report.lost_runs} entr{'ies' if report.lost_runs != 1 else 'y'}, "
+                 f"{report.unmatched_exits} exit{'s' if report.unmatched_exits != 1 else ''} "
+                 f"({100 * report.unpaired_share:.2f}% of runs)")
     return "\n".join(lines)
+
+
+def _not_judged(report) -> List[str]:
+    """Why runs were not paired (never judged), and why changes were not judged."""
+    lines = []
+    unpaired = {}
+    for row in report.rows:
+        for reason, count in row.unpaired.items():
+            unpaired.setdefault(reason, []).append(f"{_vector_text(row.vectors)}: {count}")
+    for reason, where in sorted(unpaired.items()):
+        lines.append(f"unpaired entries, {reason}: " + "; ".join(where))
+    for reason, count in report.unmatched.items():
+        lines.append(f"unpaired exits, {reason}: {count}")
+    for row in report.rows:
+        for reason, count in row.unjudged.items():
+            lines.append(f"changed, not judged in {count} run{'s' if count != 1 else ''} of "
+                         f"vector {_vector_text(row.vectors)}: {reason}")
+    return lines

@@ -148,3 +148,22 @@ def test_json_document():
         "error_code": True, "type": "interrupt", "type_code": 0xE, "selector": 8,
         "handler": "0x1000e0",
         "symbol": "isr14+0", "ist": 0, "dpl": 0, "present": True, "problems": []}]
+
+
+def test_fold_runs_folds_unnamed_stub_arrays():
+    """Linux-style irq stubs 8 bytes apart fold; a gate off the pattern stands alone,
+    and two gates a few bytes apart are no array."""
+    handlers = {v: 0x300000 + 0x100 * v for v in range(32)}          # exceptions, far apart
+    handlers.update({v: 0x400000 + 8 * (v - 32) for v in range(32, 256)})
+    handlers[236] = 0x500000                                          # a system vector
+    handlers[0], handlers[1] = 0x600000, 0x600010                     # two, 16 bytes apart
+    table = b"".join(long_gate(handlers[v]) for v in range(256))
+    from tests.fakes import FakeTarget
+    view = read_idt(FakeTarget(_cpu(CpuMode.LONG, 0x2000, 0xFFF), {0x2000: table}, {}))
+    runs = [(a.vector, b.vector) for a, b in fold_runs(view.gates)]
+    assert runs[:2] == [(0, 0), (1, 1)]
+    assert runs[-3:] == [(32, 235), (236, 236), (237, 255)]
+    from gdbext.render.text import render_idt
+    text = render_idt(view)
+    assert "32-235   Interrupt (204 stubs, 8 bytes apart)" in text
+    assert "237-255  Interrupt (19 stubs, 8 bytes apart)" in text
