@@ -51,14 +51,7 @@ class HandlerCode:
         return [address for address, k in self.exits if k == kind]
 
     def successors(self, insn: Insn) -> List[int]:
-        m = insn.mnemonic
-        if m in IRET or m in RET or m in NO_RETURN or m in OTHER_EXITS:
-            return []
-        if m == "jmp" or m == "ljmp":
-            return [insn.target] if insn.target is not None else []
-        if m.startswith("j") or m.startswith("loop") or m == "jecxz" or m == "jrcxz":
-            return [t for t in (insn.target, insn.next) if t is not None]
-        return [insn.next]
+        return successors(insn)
 
 
 def _direct_target(insn) -> Optional[int]:
@@ -71,35 +64,66 @@ def _direct_target(insn) -> Optional[int]:
     return None
 
 
-class _CodeReader:
-    """Decodes instructions at arbitrary addresses, reading the target in chunks."""
+class CodeReader:
+    """Decodes instructions at arbitrary addresses, one at a time (decoding
+    with operand details is what costs: only reached code is decoded), from
+    target memory read in aligned chunks (what costs on a remote target is
+    the number of reads)."""
 
     def __init__(self, read: Callable[[int, int], bytes], bits: int):
         self.read = read
         self.bits = bits
         self.cache: Dict[int, Insn] = {}
+        self.unreadable = set()
+        self._chunks: Dict[int, bytes] = {}
+
+    def _chunk(self, base: int) -> bytes:
+        """An aligned chunk never crosses a page: it reads whole or not at all."""
+        if base not in self._chunks:
+            try:
+                self._chunks[base] = bytes(self.read(base, CHUNK))
+            except TargetMemoryError:
+                self._chunks[base] = b""
+        return self._chunks[base]
+
+    def _bytes(self, address: int, size: int = 16) -> bytes:
+        base = address - address % CHUNK
+        data = self._chunk(base)[address - base:address - base + size]
+        if len(data) < size and len(self._chunk(base)) == CHUNK:
+            data += self._chunk(base + CHUNK)[:size - len(data)]
+        return data
 
     def insn(self, address: int) -> Optional[Insn]:
         if address in self.cache:
             return self.cache[address]
-        code = b""
-        for size in (CHUNK, 0x1000 - (address & 0xFFF), 16):
-            try:
-                code = self.read(address, min(size, CHUNK))
-                break
-            except TargetMemoryError:
-                continue
-        if not code:
+        if address in self.unreadable:
             return None
-        for raw in capstone_instructions(code, address, self.bits):
-            insn = Insn(raw.address, raw.size, raw.mnemonic, raw.op_str, _direct_target(raw), raw)
-            self.cache.setdefault(insn.address, insn)
+        code = self._bytes(address)
+        for raw in capstone_instructions(code, address, self.bits, count=1):
+            branch = raw.mnemonic.startswith(("j", "call", "loop", "ljmp", "lcall"))
+            self.cache[address] = Insn(raw.address, raw.size, raw.mnemonic, raw.op_str,
+                                       _direct_target(raw) if branch else None, raw)
+        if address not in self.cache:
+            self.unreadable.add(address)    # unreadable, or no instruction decodes there
         return self.cache.get(address)
 
 
-def explore(read: Callable[[int, int], bytes], entry: int, bits: int) -> HandlerCode:
+def successors(insn: Insn) -> List[int]:
+    """Where execution goes after ``insn`` (a call is taken to return)."""
+    m = insn.mnemonic
+    if m in IRET or m in RET or m in NO_RETURN or m in OTHER_EXITS:
+        return []
+    if m == "jmp" or m == "ljmp":
+        return [insn.target] if insn.target is not None else []
+    if m.startswith("j") or m.startswith("loop") or m == "jecxz" or m == "jrcxz":
+        return [t for t in (insn.target, insn.next) if t is not None]
+    return [insn.next]
+
+
+def explore(read: Callable[[int, int], bytes], entry: int, bits: int,
+            reader: Optional[CodeReader] = None) -> HandlerCode:
     """Walk every path from ``entry`` (depth-first, jumps followed)."""
-    reader = _CodeReader(read, bits)
+    reader = reader or CodeReader(read, bits)
     code = HandlerCode(entry, bits)
     work = [entry]
     while work:

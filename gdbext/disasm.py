@@ -53,9 +53,10 @@ def disassemble(code: bytes, address: int, bits: int, count: int = 0,
             for i in _engine(bits, att).disasm(code, address, count)]
 
 
-def capstone_instructions(code: bytes, address: int, bits: int, att: bool = False):
+def capstone_instructions(code: bytes, address: int, bits: int, att: bool = False,
+                          count: int = 0):
     """Raw capstone instructions with details, for the analyses that need operands."""
-    return _engine(bits, att).disasm(code, address)
+    return _engine(bits, att).disasm(code, address, count)
 
 
 _SWEEPERS = {}

@@ -7,7 +7,11 @@ copy of the stack pointer at that depth (`mov %rsp,%rbx` before aligning the
 stack), ``("val", "", address)`` anything computed at ``address``, and
 ``("unknown", "", address)`` what was loaded from a stack the analysis lost
 track of (after the handler switched stacks): neither proof of a clobber nor
-of a restore.
+of a restore, ``("ret", next, site)`` the return address (``next``, in decimal) a
+`call` at ``site`` pushed (a `ret` that pops it returns there, wherever the callee left it) and
+``("frame", field, _)`` a field of the interrupt frame (an `iret` that finds
+the saved RIP on top of the stack returns to the interrupted code, wherever
+the handler copied the frame to).
 The stack is tracked by depth: bytes pushed below the entry RSP (which points
 at the interrupt frame).  This is what the static checks (`isr-check`) and the
 saved-register view (`isr-saved`) read; it never runs the code.
@@ -23,6 +27,8 @@ GPR64 = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
          "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
 GPR32 = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp")
 SEGMENTS = ("ds", "es", "fs", "gs")
+# Slots on a stack the handler switched to are kept from this depth on.
+SWITCHED = 1 << 32
 # pushal order (lowest address last pushed): eax ecx edx ebx esp ebp esi edi
 PUSHA_ORDER = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 
@@ -79,6 +85,10 @@ class MachineState:
     reported: FrozenSet[str] = frozenset()     # registers a call finding already covers
     # what put the stack where it is: (bytes, address) of pushes/subs not yet undone
     adjusts: Tuple[Tuple[int, int], ...] = ()
+    # after `mov %rax,%rsp` to a stack the analysis cannot see: the depth the
+    # new RSP mirrors (Linux copies pt_regs to the task stack, same layout) and
+    # the address of the switch; pushes and pops after it move the depth
+    relocated: Optional[Tuple[int, int]] = None
 
     def reg(self, name: str) -> Token:
         for key, token in self.regs:
@@ -106,10 +116,35 @@ class MachineState:
         return dict(self.regs)
 
     def key(self):
-        """What distinguishes states for the path search (writer addresses aside)."""
-        return (self.depth, self.aligned, tuple((k, t[0], t[1]) for k, t in self.regs),
-                tuple((k, t[0], t[1]) for k, t in self.slots),
-                self.simd_saved is not None, self.reported)
+        """States with the same key are joined where paths meet: the stack
+        depth, the SIMD save, where a switched stack stands and which calls
+        are in progress (their return addresses) keep paths apart."""
+        return (self.depth, self.simd_saved is not None,
+                None if self.relocated is None else self.relocated[0],
+                tuple((depth, token[1]) for depth, token in self.slots if token[0] == "ret"))
+
+    def join(self, other: "MachineState") -> "MachineState":
+        """What holds on both paths (same key): a register or slot that differs
+        holds a value written on one of them (still a clobber, no accusation
+        when one side is only unknown)."""
+        regs = dict(self.regs)
+        theirs = dict(other.regs)
+        for name in set(regs) | set(theirs):
+            merged = _join_tokens(regs.get(name, orig(name)), theirs.get(name, orig(name)))
+            if same(merged, orig(name)):
+                regs.pop(name, None)
+            else:
+                regs[name] = merged
+        mine, yours = dict(self.slots), dict(other.slots)
+        slots = {}
+        for depth in set(mine) & set(yours):
+            slots[depth] = _join_tokens(mine[depth], yours[depth])
+        joined = replace(self, regs=tuple(sorted(regs.items())), slots=tuple(sorted(slots.items())),
+                         aligned=self.aligned and other.aligned,
+                         simd_save_depth=self.simd_save_depth
+                         if self.simd_save_depth == other.simd_save_depth else None,
+                         reported=self.reported & other.reported)
+        return joined
 
 
 class Machine:
@@ -152,6 +187,8 @@ class Machine:
         offset = self.stack_offset(insn, op)
         if offset is not None and state.depth is not None:
             return state.depth - offset
+        if offset is not None and state.relocated is not None:
+            return SWITCHED + state.relocated[0] - offset
         if op.type != X86_OP_MEM or op.mem.index:
             return None
         copy = self.stack_copy(state, self.tracked(self._reg_name(insn, op.mem.base)))
@@ -165,15 +202,21 @@ class Machine:
         here = ("val", "", insn.address)
 
         if m in ("push", "pushq", "pushl", "pushw"):
-            size = ops[0].size if ops and ops[0].size in (2, 4, 8) else self.slot
+            size = self._operand_size(insn, ops)
             token = here
             if ops and ops[0].type == X86_OP_REG:
                 name = self.tracked(self._reg_name(insn, ops[0].reg))
                 if name is not None:
                     token = state.reg(name)
+            elif ops and ops[0].type == X86_OP_MEM:
+                # `pushq 0x28(%rsp)`: a copy of a slot (Linux copies the frame)
+                depth = self.slot_depth(insn, ops[0], state)
+                copied = state.slot(depth) if depth is not None else None
+                if copied is not None:
+                    token = copied
             return self._push(state, size, token, insn.address)
         if m in ("pop", "popq", "popl", "popw"):
-            size = ops[0].size if ops and ops[0].size in (2, 4, 8) else self.slot
+            size = self._operand_size(insn, ops)
             loaded = self._top(state, insn.address)
             state = self._pop(state, size)
             if ops and ops[0].type == X86_OP_REG:
@@ -221,11 +264,25 @@ class Machine:
         state = self._pop(state, self.slot)
         return state.with_reg(self.fp, loaded)
 
+    def _operand_size(self, insn, ops) -> int:
+        """Bytes a push/pop moves the stack by.  Segment registers are pushed
+        as a full slot (capstone says 2) unless an operand-size prefix says
+        `pushw`."""
+        if ops and ops[0].type == X86_OP_REG and \
+                self._reg_name(insn, ops[0].reg) in ("ds", "es", "fs", "gs", "ss", "cs"):
+            return 2 if 0x66 in insn.detail.prefix else self.slot
+        return ops[0].size if ops and ops[0].size in (2, 4, 8) else self.slot
+
+    def push_return(self, state: MachineState, site: int, next_address: int) -> MachineState:
+        """A `call` at ``site`` whose callee is followed: the return address."""
+        return self._push(state, self.slot, ("ret", str(next_address), site), site)
+
     @staticmethod
     def _top(state, address) -> Token:
         """What a pop at ``address`` loads: the slot's token, re-attributed."""
         if state.depth is None:
-            return ("unknown", "", address)
+            token = state.slot(SWITCHED + state.relocated[0]) if state.relocated else None
+            return (token[0], token[1], address) if token else ("unknown", "", address)
         token = state.slot(state.depth)
         return (token[0], token[1], address) if token else ("val", "", address)
 
@@ -237,17 +294,20 @@ class Machine:
         return None
 
     def _push(self, state, size, token, address=-1):
-        if state.depth is None:
-            return state
         if token[0] == "orig":
             token = ("orig", token[1], address)   # remember which push saved it
+        if state.depth is None:
+            state = _move_relocated(state, size)
+            if state.relocated is not None:
+                state = state.with_slot(SWITCHED + state.relocated[0], token)
+            return state
         depth = state.depth + size
         return replace(state.with_slot(depth, token), depth=depth,
                        adjusts=state.adjusts + ((size, address),))
 
     def _pop(self, state, size):
         if state.depth is None:
-            return state
+            return _move_relocated(state, -size)
         return replace(state, depth=state.depth - size, adjusts=_undo(state.adjusts, size))
 
     def _stack_pointer_arith(self, insn, m, ops, state):
@@ -258,7 +318,7 @@ class Machine:
         if m in ("sub", "add") and len(ops) == 2 and ops[1].type == X86_OP_IMM:
             delta = ops[1].imm if m == "sub" else -ops[1].imm
             if state.depth is None:
-                return state
+                return _move_relocated(state, delta)
             adjusts = state.adjusts + ((delta, insn.address),) if delta > 0 \
                 else _undo(state.adjusts, -delta)
             return replace(state, depth=state.depth + delta, adjusts=adjusts)
@@ -269,12 +329,20 @@ class Machine:
                            adjusts=state.adjusts if depth is None or state.depth is None
                            or depth >= state.depth else _undo(state.adjusts, state.depth - depth))
         if m == "and" and len(ops) == 2 and ops[1].type == X86_OP_IMM and ops[1].imm < 0:
-            return replace(state, depth=None, aligned=(-ops[1].imm) % 16 == 0)
+            return replace(state, depth=None, aligned=(-ops[1].imm) % 16 == 0, relocated=None)
+        copy = None
         if m.startswith("mov") and len(ops) == 2 and ops[1].type == X86_OP_REG:
             # mov %rbx,%rsp: back to the depth saved in rbx
             copy = self.stack_copy(state, self.tracked(self._reg_name(insn, ops[1].reg)))
-            return replace(state, depth=copy, aligned=False)
-        return replace(state, depth=None, aligned=False)
+        if copy is not None:
+            return replace(state, depth=copy, aligned=False, relocated=None)
+        if m.startswith("mov") and state.depth is not None:
+            # Another stack (Linux: the task stack, pt_regs copied there).  Its
+            # pushes are kept apart (depths from SWITCHED on), and it is taken
+            # to mirror this depth if it is a copy (isr-saved verifies that).
+            return replace(state, depth=None, aligned=False,
+                           relocated=(state.depth, insn.address))
+        return replace(state, depth=None, aligned=False, relocated=None)
 
     def _lea(self, insn, ops, state):
         dst, src = ops
@@ -338,6 +406,26 @@ class Machine:
         return state
 
 
+def _move_relocated(state, delta):
+    if state.relocated is None:
+        return state
+    return replace(state, relocated=(state.relocated[0] + delta, state.relocated[1]))
+
+
+def _join_tokens(a: Token, b: Token) -> Token:
+    if same(a, b):
+        return a
+    if a[0] == "val":
+        return a
+    if b[0] == "val":
+        return b
+    if a[0] == "unknown":
+        return a
+    if b[0] == "unknown":
+        return b
+    return ("val", "", a[2] if a[2] >= 0 else b[2])
+
+
 def _undo(adjusts, size):
     """Remove ``size`` bytes of the most recent stack adjustments."""
     adjusts = list(adjusts)
@@ -350,13 +438,23 @@ def _undo(adjusts, size):
 
 
 def writes_memory_below_sp(machine: Machine, insn, state: MachineState) -> Optional[int]:
-    """A store to [rsp - N] (N > 0): the red zone, which interrupts overwrite."""
+    """A store to [rsp - N] (N > 0): the red zone, which interrupts overwrite.
+    `lock addl $0,-4(%rsp)` (Linux's full barrier) changes nothing there."""
+    if is_memory_barrier(insn):
+        return None
     for op in insn.detail.operands:
         if op.type == X86_OP_MEM and op.access & AC_WRITE:
             offset = machine.stack_offset(insn, op)
             if offset is not None and offset < 0:
                 return offset
     return None
+
+
+def is_memory_barrier(insn) -> bool:
+    """`lock add/or $0, mem`: a fence whose store leaves the memory as it was."""
+    ops = insn.detail.operands
+    return insn.mnemonic in ("lock add", "lock or", "lock sub", "lock xor") and \
+        len(ops) == 2 and ops[1].type == X86_OP_IMM and ops[1].imm == 0
 
 
 def writes_simd(insn) -> bool:

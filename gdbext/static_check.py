@@ -1,33 +1,47 @@
 """Static checks of interrupt handlers (`isr-check`): find convention bugs in
 the machine code before it runs.
 
-Every path from the handler's entry is executed abstractly (stack_machine):
-registers written and not restored before the exit, scratch registers not
-saved around calls into normal code, the stack depth at each exit and call,
-SSE use without saved SIMD state, stores below RSP.  Calls are taken to
-return; the code they reach is analysed as a normal function (bounded) for
-the red zone, SIMD use and stack usage.
+The handler's code is executed abstractly (stack_machine) by a worklist
+analysis (dataflow): one joined state per instruction and stack depth, so
+the work grows with the code, not with the number of paths.  Checked on the
+states: registers written and not restored before the exit, scratch
+registers not saved around calls into normal code, the stack depth at each
+exit and call, SSE use without saved SIMD state, stores below RSP.
+
+A call to an ordinary function is summarised by the SysV ABI (it preserves
+rbx, rbp, r12-r15 and RSP and may change every scratch register): that is
+what makes unsaved scratch registers dangerous.  The callee's own code is
+analysed once, bounded, for its stack use, stores below RSP, SIMD use and
+whether it returns.  A callee that is not an ordinary function (it writes
+into its caller's frame, moves RSP past its own frame, returns with RSP
+elsewhere: Linux's `error_entry`, `paranoid_entry`) is followed instead, as
+part of the handler, and the notes say so.
 """
 
 import heapq
+import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .cfg import IRET, RET, HandlerCode, explore
+from .cfg import IRET, RET, CodeReader, HandlerCode, explore
+from .dataflow import Budget, Flow, run_flow
 from .disasm import disassemble
 from .findings import Finding, sort_findings
-from .stack_machine import (Machine, MachineState, orig, writes_memory_below_sp, writes_simd,
-                            X86_OP_MEM)
+from .stack_machine import (AC_WRITE, SIMD_RESTORES, SIMD_SAVES, Machine, MachineState,
+                            writes_memory_below_sp, writes_simd, X86_OP_MEM)
 from .vectors import vector as vector_info
 
-MAX_STEPS = 50_000
-MAX_STATES_PER_INSN = 64
-MAX_CALL_DEPTH = 4
+MAX_CALL_DEPTH = 2              # callee levels analysed for stack use, SIMD and the red zone
+HANDLER_VISITS = 60_000         # instruction visits for one handler (its followed callees too)
+FUNCTION_VISITS = 2_000         # ... for one called function's summary
+TOTAL_SECONDS = 20.0            # one Analyzer (one isr-check command) analyses callees this long
+OWN_RETURN = "own"              # the return address of the function being summarised
 
 SCRATCH = {64: ("rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"),
            32: ("eax", "ecx", "edx")}
 ALIGNED_STORES = {"movaps", "movapd", "movdqa", "vmovaps", "vmovapd", "vmovdqa", "vmovdqa32",
                   "vmovdqa64", "movntdq", "movntps", "movntpd"}
+FRAME_FIELDS = {64: ("rip", "cs", "rflags", "rsp", "ss"), 32: ("eip", "cs", "eflags")}
 
 
 @dataclass
@@ -41,6 +55,10 @@ class FunctionFacts:
     simd: List[Tuple[int, str]] = field(default_factory=list)
     unknown: bool = False                           # not fully analysed (indirect, unreadable)
     returns: bool = True                            # False: no path reaches a `ret` (noreturn)
+    unusual: Optional[str] = None                   # why it is not an ordinary function
+    # a call it (or a callee) makes with RSP 8 off 16 (at address): code built for
+    # 8-byte stack alignment (Linux's -mpreferred-stack-boundary=3)
+    eight_byte_stack: Optional[int] = None
 
 
 @dataclass
@@ -62,14 +80,25 @@ class HandlerCheck:
 class Analyzer:
     """Checks handlers of one kernel; caches what it learns about functions."""
 
-    def __init__(self, read: Callable[[int, int], bytes], bits: int, att: bool = False):
+    def __init__(self, read: Callable[[int, int], bytes], bits: int, att: bool = False,
+                 symbolize: Optional[Callable[[int], Optional[str]]] = None,
+                 seconds: float = TOTAL_SECONDS):
         self.read = read
         self.bits = bits
         self.att = att          # show instructions in AT&T syntax (GDB's default flavor)
+        self.symbolize = symbolize
         self._texts: Dict[int, str] = {}
         self.machine = Machine(bits)
+        self.reader = CodeReader(read, bits)
         self.functions: Dict[int, FunctionFacts] = {}
         self.code: Dict[int, HandlerCode] = {}
+        self.flows: Dict[int, Flow] = {}
+        self.deadline = time.monotonic() + seconds
+        self.budget_notes: List[str] = []
+
+    def name(self, address: int) -> str:
+        symbol = self.symbolize(address) if self.symbolize else None
+        return f"{address:#x} <{symbol}>" if symbol else f"{address:#x}"
 
     def text(self, insn) -> str:
         """The instruction as the user reads it (analysis always decodes Intel
@@ -83,70 +112,106 @@ class Analyzer:
 
     def explore(self, address: int) -> HandlerCode:
         if address not in self.code:
-            self.code[address] = explore(self.read, address, self.bits)
+            self.code[address] = explore(self.read, address, self.bits, self.reader)
         return self.code[address]
 
+    # -- the worklist analysis ----------------------------------------------------
+    def _flow(self, entry: int, initial: MachineState, visits: int, level: int, who: str) -> Flow:
+        budget = Budget(visits, self.deadline, who)
+        flow = run_flow(self.reader, self.machine, entry, initial, budget,
+                        lambda insn, state, flow: self._call(insn, state, flow, level))
+        if flow.stopped:
+            self.budget_notes.append(flow.stopped)
+        return flow
+
+    def _call(self, insn, state: MachineState, flow: Flow, level: int):
+        """Successors of a call: into the callee when it is followed, past it
+        (ABI summary) when it is ordinary, none when it never returns."""
+        callee = self.function(insn.target, level + 1)
+        if callee.unusual is not None and state.depth is not None and level == 0:
+            flow.followed[insn.target] = callee.unusual
+            return [(insn.target, self.machine.push_return(state, insn.address, insn.next))]
+        if insn.target is not None and not callee.returns:
+            return []       # a noreturn call: the bytes after it are another function
+        flow.summarised.add(insn.target)
+        return [(insn.next, self._after_call(insn, state))]
+
     # -- called functions ---------------------------------------------------------
-    def function(self, address: Optional[int], level: int = 0) -> FunctionFacts:
+    def function(self, address: Optional[int], level: int = 1) -> FunctionFacts:
         if address is None:
             return FunctionFacts(0, unknown=True)
         if address in self.functions:
             return self.functions[address]
+        if level > MAX_CALL_DEPTH or time.monotonic() > self.deadline:
+            return FunctionFacts(address, unknown=True)     # not cached: may be seen closer
         facts = FunctionFacts(address)
         self.functions[address] = facts       # recursion ends here
-        code = self.explore(address)
-        facts.unknown = bool(code.stops) or code.truncated
+        initial = MachineState(depth=0, slots=((0, ("ret", OWN_RETURN, -1)),))
+        flow = self._flow(address, initial, FUNCTION_VISITS, level, self.name(address))
+        facts.unknown = own_unknown = bool(flow.stops) or flow.stopped is not None
         deepest = 0
-        walked = list(self._walk(code))
-        facts.returns = facts.unknown or any(kind == "ret" for _, kind in code.exits) and \
-            any(insn.mnemonic in RET for insn, _ in walked)
-        for insn, state in walked:
+        returns = False
+        moved = None        # the clearest sign of an unusual function, when there is one
+        # Code that saves or restores x87/SSE state itself (Linux's FPU code)
+        # manages that state on purpose: its SIMD use is not the handler's bug.
+        manages_simd = any(insn.mnemonic in SIMD_SAVES or insn.mnemonic in SIMD_RESTORES
+                           for insn in flow.insns.values())
+        slot = self.machine.slot
+        for insn, state in flow.items():
             offset = writes_memory_below_sp(self.machine, insn, state)
             if offset is not None:
                 facts.red_zone.append((insn.address, self.text(insn), offset))
-            if writes_simd(insn):
+            if writes_simd(insn) and not manages_simd:
                 facts.simd.append((insn.address, self.text(insn)))
             if state.depth is not None:
                 deepest = max(deepest, state.depth)
-            if insn.mnemonic.startswith("call") and level < MAX_CALL_DEPTH:
+                if state.depth < 0 and facts.unusual is None:
+                    facts.unusual = f"moves RSP above its return address at {insn.address:#x}"
+            if facts.unusual is None:
+                facts.unusual = self._writes_caller_frame(insn, state)
+            m = insn.mnemonic
+            if m in RET:
+                top = state.slot(state.depth) if state.depth is not None else None
+                if top is None or top[0] != "ret":
+                    returns = True      # to a computed address (a retpoline): assume it returns
+                elif top[1] == OWN_RETURN:
+                    returns = True
+                    if state.depth != 0 and moved is None:
+                        moved = f"returns with RSP {state.depth} bytes below its return " \
+                                f"address (it saves into its caller's frame)"
+            elif m.startswith("call"):
+                if state.depth is not None and state.depth % 16 == 0 and \
+                        facts.eight_byte_stack is None:
+                    facts.eight_byte_stack = insn.address
                 callee = self.function(insn.target, level + 1)
+                if facts.eight_byte_stack is None:
+                    facts.eight_byte_stack = callee.eight_byte_stack
                 facts.red_zone += callee.red_zone
                 facts.simd += callee.simd
                 facts.unknown |= callee.unknown
                 if state.depth is not None:
-                    deepest = max(deepest, state.depth + self.machine.slot + callee.stack)
-        facts.stack = deepest + self.machine.slot
+                    deepest = max(deepest, state.depth + slot + callee.stack)
+        facts.returns = returns or own_unknown
+        facts.unusual = moved or facts.unusual
+        facts.stack = deepest + slot
+        code = HandlerCode(address, self.bits, flow.insns,
+                           [(a, "ret") for a, i in flow.insns.items() if i.mnemonic in RET])
         facts.shortest = self._shortest(code, lambda kind: kind == "ret") or 0
         facts.red_zone = sorted(set(facts.red_zone))
         facts.simd = sorted(set(facts.simd))
         return facts
 
-    def _walk(self, code: HandlerCode):
-        """Every (instruction, state before it) once per distinct state."""
-        work = [(code.entry, MachineState(depth=0))]
-        seen, per_insn, steps = set(), {}, 0
-        while work:
-            address, state = work.pop()
-            insn = code.insns.get(address)
-            if insn is None:
-                continue
-            key = (address, state.key())
-            if key in seen or per_insn.get(address, 0) >= MAX_STATES_PER_INSN:
-                continue
-            seen.add(key)
-            per_insn[address] = per_insn.get(address, 0) + 1
-            steps += 1
-            if steps > MAX_STEPS:
-                code.truncated = True
-                return
-            yield insn, state
-            after = self.machine.step(insn, state)
-            if insn.mnemonic.startswith("call"):
-                if insn.target is not None and not self.function(insn.target).returns:
-                    continue    # a noreturn call: the bytes after it are another function
-                after = self._after_call(insn, after)
-            for successor in code.successors(insn):
-                work.append((successor, after))
+    def _writes_caller_frame(self, insn, state: MachineState) -> Optional[str]:
+        if state.depth is None or insn.mnemonic.startswith(("push", "call")):
+            return None
+        for op in insn.detail.operands:
+            if op.type == X86_OP_MEM and op.access & AC_WRITE:
+                # its own return address (stack arguments above it are the
+                # callee's to change in the C ABI)
+                depth = self.machine.slot_depth(insn, op, state)
+                if depth == 0:
+                    return f"overwrites its return address at {insn.address:#x}"
+        return None
 
     def unsaved_at_call(self, state: MachineState) -> List[str]:
         """Scratch registers (SysV ABI) no stack slot holds the entry value of."""
@@ -186,6 +251,26 @@ class Analyzer:
         return None
 
     # -- handlers -----------------------------------------------------------------
+    def initial_state(self, error_code: Optional[bool]) -> MachineState:
+        """The handler's entry: RSP at the frame the CPU pushed, whose fields
+        are known by name (an iret that finds the saved RIP on top is right)."""
+        slot = self.machine.slot
+        if error_code is None:
+            return MachineState(depth=0)
+        fields = (("error_code",) if error_code else ()) + FRAME_FIELDS[self.bits]
+        return MachineState(depth=0, slots=tuple(sorted(
+            (-i * slot, ("frame", name, -1)) for i, name in enumerate(fields))))
+
+    def handler_flow(self, handler: int, error_code: Optional[bool]) -> Flow:
+        key = (handler, error_code)
+        if key not in self.flows:
+            self.budget_notes = []
+            flow = self._flow(handler, self.initial_state(error_code), HANDLER_VISITS, 0,
+                              self.name(handler))
+            flow.budget_notes = list(self.budget_notes)
+            self.flows[key] = flow
+        return self.flows[key]
+
     def check(self, handler: int, vectors=()) -> HandlerCheck:
         code = self.explore(handler)
         pushes = {vector_info(v).pushes_error_code for v in vectors}
@@ -194,6 +279,7 @@ class Analyzer:
             (4 if error_code else 3) * 4
         # The CPU aligned RSP to 16 before pushing the frame (64-bit).
         entry_mod = (-frame_size) % 16 if self.bits == 64 and error_code is not None else None
+        flow = self.handler_flow(handler, error_code)
         found: Dict[Tuple[str, int], Finding] = {}
         exit_depths: Dict[int, set] = {}
         reached_exits = set()
@@ -210,7 +296,7 @@ class Analyzer:
                                      **base)
 
         slot = self.machine.slot
-        for insn, state in self._walk(code):
+        for insn, state in flow.items():
             if state.depth is not None:
                 deepest = max(deepest, state.depth)
             offset = writes_memory_below_sp(self.machine, insn, state)
@@ -226,12 +312,16 @@ class Analyzer:
             self._check_aligned_store(insn, state, entry_mod, add)
             m = insn.mnemonic
             if m.startswith("call"):
-                deepest = max(deepest, self._check_call(insn, state, entry_mod, add))
+                if insn.target not in flow.followed:
+                    deepest = max(deepest, self._check_call(insn, state, entry_mod, add, notes))
             elif m in IRET:
                 reached_exits.add((insn.address, "iret"))
                 self._check_exit(insn, state, error_code, add)
                 exit_depths.setdefault(insn.address, set()).add(state.depth)
             elif m in RET:
+                top = state.slot(state.depth) if state.depth is not None else None
+                if top is not None and top[0] == "ret":
+                    continue        # a followed callee returning to the handler
                 reached_exits.add((insn.address, "ret"))
                 if state.depth is None:
                     notes.append(f"`{self.text(insn)}` at {insn.address:#x} runs after the handler "
@@ -250,21 +340,33 @@ class Analyzer:
                 notes.append(f"the iret at {key[1]:#x} leaves the stack as if no error code "
                              f"was pushed: this handler also serves entries without one "
                              f"(software int), which only the running code can tell apart")
+        notes += self._flow_notes(flow)
         stack_usage = frame_size + deepest if error_code is not None or not vectors else \
             5 * slot + deepest
         result = HandlerCheck(handler, tuple(vectors), self.bits,
                               sort_findings(found.values()), sorted(reached_exits),
-                              list(code.stops),
+                              list(dict.fromkeys(code.stops + flow.stops)),
                               stack_usage, self._shortest(code, lambda kind: kind == "iret"),
-                              len(code.insns), code.truncated)
+                              len(code.insns), code.truncated or flow.stopped is not None)
         result.notes = list(dict.fromkeys(notes))
         return result
 
+    def _flow_notes(self, flow: Flow) -> List[str]:
+        notes = [f"followed {self.name(a)} as part of the handler: it {why}"
+                 for a, why in sorted(flow.followed.items())]
+        summarised = sorted(a for a in flow.summarised if a is not None)
+        if summarised:
+            shown = ", ".join(self.name(a) for a in summarised[:6])
+            more = f" and {len(summarised) - 6} more" if len(summarised) > 6 else ""
+            notes.append(f"calls summarised by the SysV ABI (scratch registers changed, rbx rbp "
+                         f"r12-r15 RSP kept): {shown}{more}" if self.bits == 64 else
+                         f"calls summarised by the C ABI (eax ecx edx changed, ebx esi edi ebp "
+                         f"ESP kept): {shown}{more}")
+        return notes + flow.budget_notes
+
     def _text_elsewhere(self, address):
-        for code in self.code.values():
-            if address in code.insns:
-                return self.text(code.insns[address])
-        return ""
+        insn = self.reader.cache.get(address)
+        return self.text(insn) if insn is not None else ""
 
     def _check_aligned_store(self, insn, state, entry_mod, add):
         if insn.mnemonic not in ALIGNED_STORES or entry_mod is None or state.depth is None:
@@ -282,11 +384,18 @@ class Analyzer:
                     f"{where} bytes off 16 on this path (aligned SSE store faults: #GP)",
                     misalignment=where)
 
-    def _check_call(self, insn, state: MachineState, entry_mod, add) -> int:
+    def _check_call(self, insn, state: MachineState, entry_mod, add, notes) -> int:
         machine = self.machine
+        callee = self.function(insn.target)
         if self.bits == 64 and entry_mod is not None and state.depth is not None:
             rsp_mod = (entry_mod - state.depth) % 16
-            if rsp_mod:
+            if rsp_mod and callee.eight_byte_stack is not None:
+                # the callee does the same itself: built for 8-byte alignment
+                notes.append(f"`{self.text(insn)}` at {insn.address:#x} calls with RSP "
+                             f"{rsp_mod} bytes off 16, as the called code does itself (call at "
+                             f"{callee.eight_byte_stack:#x}): built for an 8-byte aligned stack, "
+                             f"not a bug")
+            elif rsp_mod:
                 add("misaligned-call", insn.address,
                     f"`{self.text(insn)}` with RSP {rsp_mod} bytes off a multiple of 16: the "
                     f"SysV ABI promises callees an aligned stack", misalignment=rsp_mod)
@@ -295,7 +404,6 @@ class Analyzer:
             add("unsaved-scratch-across-call", insn.address,
                 f"`{self.text(insn)}` may change {', '.join(unsaved)} (scratch in the C ABI), "
                 f"which the handler has not saved", registers=unsaved)
-        callee = self.function(insn.target)
         for address, text, offset in callee.red_zone[:1]:
             add("red-zone-use", address,
                 f"`{text}` in code the handler calls stores {-offset} bytes below RSP"
@@ -309,13 +417,14 @@ class Analyzer:
         depth = state.depth or 0
         return depth + machine.slot + callee.stack
 
-    def states_at(self, handler: int):
-        """{address: [states]} for every instruction of the handler's code."""
-        code = self.explore(handler)
+    def states_at(self, handler: int, error_code: Optional[bool] = None):
+        """(code, {address: [states]}) for every instruction the handler runs
+        (followed callees included)."""
+        flow = self.handler_flow(handler, error_code)
         found: Dict[int, List[MachineState]] = {}
-        for insn, state in self._walk(code):
+        for insn, state in flow.items():
             found.setdefault(insn.address, []).append(state)
-        return code, found
+        return flow, found
 
     def _check_exit(self, insn, state: MachineState, error_code, add):
         slot = self.machine.slot
@@ -334,11 +443,12 @@ class Analyzer:
                 f"{token[2]:#x})" for name, token in sorted(group.items()))
             add(rule, first, f"reaches `{self.text(insn)}` at {insn.address:#x} without restoring "
                              f"{listing}", registers=writers, exit=insn.address)
-        if state.depth is None:
+        if state.depth is None or error_code is None:
             return
+        top = state.slot(state.depth)
+        if top is not None and top[0] == "frame" and top[1] in ("rip", "eip"):
+            return      # the saved RIP is on top: a (copied) frame, wherever it stands
         expected = -slot if error_code else 0
-        if error_code is None:
-            return
         if error_code and state.depth == 0:
             add("error-code-not-popped", insn.address,
                 f"`{self.text(insn)}` with the error code still on the stack (no `add ${slot},"

@@ -1,0 +1,236 @@
+"""The worklist analysis behind isr-check/isr-saved on assembled byte
+fixtures: joins where paths meet, the SysV summary of ordinary calls,
+following callees that are not ordinary functions, budgets."""
+
+import time
+
+import pytest
+
+from gdbext import static_check
+from gdbext.static_check import Analyzer
+
+from .asm_fixture import assemble, needs_as
+
+pytestmark = needs_as
+
+SAVE_SCRATCH = "push %rax; push %rcx; push %rdx; push %rsi; push %rdi; push %r8; push %r9; " \
+               "push %r10; push %r11"
+RESTORE_SCRATCH = "pop %r11; pop %r10; pop %r9; pop %r8; pop %rdi; pop %rsi; pop %rdx; " \
+                  "pop %rcx; pop %rax"
+
+
+def check(source, bits=64, vectors=(0x40,), **kwargs):
+    image = assemble(source, bits)
+    analyzer = Analyzer(image.read, bits, **kwargs)
+    return image, analyzer, analyzer.check(image["h"], vectors)
+
+
+def rules(result):
+    return [(f.rule, f.address) for f in result.findings]
+
+
+def test_paths_join_where_they_meet():
+    image, analyzer, result = check("""
+h:  push %rbx
+    test %rax, %rax
+    je 1f
+    mov $1, %ebx
+    jmp 2f
+1:  mov $2, %ebx
+2:  pop %rbx
+    iretq""")
+    assert rules(result) == []
+    flow, states = analyzer.states_at(image["h"], False)
+    pop = image["h"] + 1 + 3 + 2 + 5 + 2 + 5
+    assert len(states[pop]) == 1        # both branches joined into one state
+
+
+def test_a_clobber_on_one_branch_survives_the_join():
+    image, _, result = check("""
+h:  test %rax, %rax
+    je 1f
+bug: mov $1, %ecx
+1:  iretq""")
+    assert rules(result) == [("clobbered-register", image["bug"])]
+    assert set(result.findings[0].details["registers"]) == {"rcx"}
+
+
+def test_exponentially_many_paths_take_linear_work():
+    diamonds = "\n".join(f"test %rax, %rax; je 1{i}f; inc %rbx; 1{i}: nop"
+                         .replace(f"1{i}f", f"L{i}").replace(f"1{i}:", f"L{i}:")
+                         for i in range(300))
+    started = time.perf_counter()
+    image, _, result = check(f"h: push %rbx\n{diamonds}\npop %rbx\nbug: xor %edx, %edx\niretq")
+    assert time.perf_counter() - started < 2
+    assert rules(result) == [("clobbered-register", image["bug"])]
+    assert not result.truncated
+
+
+def test_ordinary_calls_are_summarised_by_the_sysv_abi():
+    image, _, result = check(f"""
+h:  {SAVE_SCRATCH}
+    call f
+    {RESTORE_SCRATCH}
+    iretq
+f:  mov $1, %eax
+    push %rbx
+    mov $2, %ebx
+    pop %rbx
+    ret""")
+    assert rules(result) == []
+    assert any("summarised by the SysV ABI" in n and f"{image['f']:#x}" in n
+               for n in result.notes)
+
+
+def test_scratch_registers_not_saved_around_a_call():
+    image, _, result = check("""
+h:  push %rax
+site: call f
+    pop %rax
+    iretq
+f:  ret""")
+    [finding] = result.findings
+    assert finding.rule == "unsaved-scratch-across-call" and finding.address == image["site"]
+    assert finding.details["registers"] == ["rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"]
+
+
+# Linux's error_entry: PUSH_AND_CLEAR_REGS save_ret=1 saves into its
+# caller's frame (over its own return address) and returns with RSP lower.
+ERROR_ENTRY = """
+error_entry:
+    push %rsi
+    mov 8(%rsp), %rsi
+    mov %rdi, 8(%rsp)
+    push %rdx; push %rcx; push %rax; push %r8; push %r9; push %r10; push %r11
+    push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15
+    push %rsi
+    xor %esi, %esi; xor %edx, %edx; xor %ecx, %ecx; xor %ebx, %ebx; xor %ebp, %ebp
+    xor %r8d, %r8d; xor %r12d, %r12d
+    lea 8(%rsp), %rax
+    ret
+"""
+
+
+def test_a_callee_that_saves_into_its_callers_frame_is_followed():
+    image, analyzer, result = check(f"""
+h:  call error_entry
+    mov %rax, %rsp
+    mov %rsp, %rdi
+    call c_handler
+    pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx; pop %r11; pop %r10
+    pop %r9; pop %r8; pop %rax; pop %rcx; pop %rdx; pop %rsi; pop %rdi
+    add $8, %rsp
+    iretq
+c_handler:             # built for 8-byte stack alignment, as Linux is
+    call leaf
+    ret
+leaf:
+    mov $5, %eax
+    ret
+{ERROR_ENTRY}""", vectors=(14,))
+    assert rules(result) == []
+    assert any(n.startswith(f"followed {image['error_entry']:#x}") and "returns with RSP 120"
+               in n for n in result.notes), result.notes
+    assert any("summarised" in n and f"{image['c_handler']:#x}" in n for n in result.notes)
+    assert any("built for an 8-byte aligned stack, not a bug" in n for n in result.notes)
+
+
+def test_misaligned_call_into_code_that_keeps_16_byte_alignment():
+    image, _, result = check("""
+h:  push %rax; push %rcx; push %rdx; push %rsi; push %rdi; push %r8; push %r9; push %r10
+    push %r11
+    sub $8, %rsp
+bug: call f
+    add $8, %rsp
+    pop %r11; pop %r10; pop %r9; pop %r8; pop %rdi; pop %rsi; pop %rdx; pop %rcx; pop %rax
+    iretq
+f:  sub $8, %rsp
+    call g
+    add $8, %rsp
+    ret
+g:  ret""")
+    assert [(f.rule, f.address, f.details["misalignment"]) for f in result.findings] == \
+        [("misaligned-call", image["bug"], 8)]
+
+
+def test_the_followed_callee_still_catches_a_missing_restore():
+    image, _, result = check(f"""
+h:  call error_entry
+    mov %rax, %rsp
+    call c_handler
+    pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx; pop %r11; pop %r10
+    pop %r9; pop %r8; pop %rax; pop %rcx; pop %rdx; pop %rsi
+    add $16, %rsp
+bug: iretq
+c_handler:
+    call c_handler2
+    ret
+c_handler2:
+    ret
+{ERROR_ENTRY}""", vectors=(14,))
+    assert [f.rule for f in result.findings] == ["clobbered-register"]
+    assert set(result.findings[0].details["registers"]) == {"rdi"}
+
+
+def test_a_copied_interrupt_frame_is_a_correct_iret():
+    """Linux's NMI entry copies the frame and returns through the copy."""
+    _, _, result = check("""
+h:  sub $8, %rsp
+    pushq 0x28(%rsp); pushq 0x28(%rsp); pushq 0x28(%rsp); pushq 0x28(%rsp); pushq 0x28(%rsp)
+    iretq""", vectors=(2,))
+    assert rules(result) == []
+
+
+def test_a_wrong_iret_depth_is_still_caught():
+    image, _, result = check("h: push %rax\n mov $1, %eax\n pop %rax\nsub $8, %rsp\nbug: iretq",
+                             vectors=(2,))
+    assert [(f.rule, f.address) for f in result.findings] == \
+        [("stack-imbalance-at-iret", image["bug"])]
+
+
+def test_a_loop_that_pushes_ends():
+    _, _, result = check("h: push %rax\n1: push %rax\n dec %ecx\n jnz 1b\n iretq")
+    assert result.instructions == 5
+
+
+def test_the_budget_ends_in_a_note(monkeypatch):
+    monkeypatch.setattr(static_check, "HANDLER_VISITS", 50)
+    body = "\n".join("inc %rax" for _ in range(200))
+    image, _, result = check(f"h: push %rax\n{body}\npop %rax\niretq")
+    assert result.truncated
+    assert any(n.startswith(f"analysis stopped after 50 instructions in {image['h']:#x}")
+               for n in result.notes), result.notes
+
+
+def test_deep_call_chains_stay_bounded():
+    chain = "\n".join(f"f{i}: sub $8, %rsp\n call f{i + 1}\n add $8, %rsp\n ret"
+                      for i in range(400))
+    _, analyzer, result = check(f"""
+h:  {SAVE_SCRATCH}
+    call f0
+    {RESTORE_SCRATCH}
+    iretq
+{chain}
+f400: ret""")
+    assert rules(result) == []
+    assert len(analyzer.functions) <= static_check.MAX_CALL_DEPTH + 1
+
+
+def test_32bit_segment_pushes_move_esp_by_four():
+    image, analyzer, result = check("""
+h:  pushl %ds
+    pushl %es
+    pushal
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+at: popal
+    popl %es
+    popl %ds
+    iret""", bits=32, vectors=(0x45,))
+    assert rules(result) == []
+    _, states = analyzer.states_at(image["h"], False)
+    [state] = states[image["at"]]
+    slots = {token[1]: depth for depth, token in state.slots if token[0] == "orig"}
+    assert slots == {"ds": 4, "es": 8, "eax": 12, "ecx": 16, "edx": 20, "ebx": 24,
+                     "ebp": 32, "esi": 36, "edi": 40}
