@@ -14,6 +14,7 @@ full frame report (monitor, symbols, disassembly, page walk) is built only
 when a stop shows it.
 """
 
+import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -33,7 +34,7 @@ from gdbext.status import LastStop
 
 from .adjacent import breakpoint_addresses, breakpoint_type, crowded
 from .base import style
-from .state import ENTRIES, SETTINGS, TARGET, TRACKER
+from .state import ENTRIES, INTERRUPTS, SETTINGS, TARGET, TRACKER
 from .tracking import TRACKING, TRACKING_BREAKPOINTS
 
 BREAK = "break"           # stop at entry
@@ -80,7 +81,12 @@ class HandlerBreakpoint(gdb.Breakpoint):
                 self.problem = str(error)
             except KeyboardInterrupt:
                 return TRACKING.interrupt()
-            return self.registry.should_stop(self.address, self.entry)
+            if INTERRUPTS.pending():    # a Ctrl-C QEMU may have dropped (interrupt_requests)
+                return TRACKING.interrupt()
+            try:
+                return self.registry.should_stop(self.address, self.entry)
+            except KeyboardInterrupt:
+                return TRACKING.interrupt()
 
     @property
     def report(self):
@@ -400,6 +406,7 @@ def on_stop(event):
     """Show what our breakpoints decoded, and re-resolve pending vectors."""
     REGISTRY.last_stop = None
     ENTRIES.invalidate()      # a real stop: the user may change anything now
+    INTERRUPTS.drain()        # whatever Ctrl-C asked for, this stop answers
     if TRACKING.interrupted:
         TRACKING.interrupted = False
         gdb.write("isrdbg: interrupted (Ctrl-C) at a handler breakpoint; recorded runs are "
@@ -421,7 +428,7 @@ def on_stop(event):
                                         TARGET.symbolize(bp.address), style()) + "\n")
             if report is not None:
                 gdb.write(render_frame(report, style()) + "\n")
-            else:
+            elif bp.problem is not None:    # None: Ctrl-C came before the entry was read
                 gdb.write(f"isr-frame: {bp.problem}\n", gdb.STDERR)
     if REGISTRY.vectors or REGISTRY.doomed:
         try:
@@ -445,5 +452,8 @@ def on_breakpoint_deleted(breakpoint):
 
 def register():
     gdb.events.stop.connect(on_stop)
+    if os.isatty(0):          # Ctrl-C can come from a terminal: watch for it
+        INTERRUPTS.start()
+        gdb.events.before_prompt.connect(INTERRUPTS.drain)   # Ctrl-C at the prompt
     gdb.events.breakpoint_created.connect(on_breakpoint_created)
     gdb.events.breakpoint_deleted.connect(on_breakpoint_deleted)

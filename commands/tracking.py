@@ -11,7 +11,7 @@ from gdbext.judge import ExitObservation
 from gdbext.snapshot import Context, interrupted_context, pick, register_set
 
 from .adjacent import breakpoint_addresses, breakpoint_type, crowded
-from .state import ENTRIES, TARGET, TRACKER
+from .state import ENTRIES, INTERRUPTS, TARGET, TRACKER
 
 MAX_RETURN_WATCHES = 64
 
@@ -52,9 +52,12 @@ class ExitBreakpoint(gdb.Breakpoint):
             return False    # released during a stop(); deleted at the next real stop
         with TARGET.stopped_in_breakpoint():
             try:
-                return self.tracking.on_exit(self.kind, self.address, self.mnemonic)
+                stop = self.tracking.on_exit(self.kind, self.address, self.mnemonic)
             except KeyboardInterrupt:
                 return self.tracking.interrupt()
+            if INTERRUPTS.pending():    # a Ctrl-C QEMU may have dropped (interrupt_requests)
+                return self.tracking.interrupt()
+            return stop
 
 
 class ReturnWatch(gdb.Breakpoint):
@@ -72,9 +75,12 @@ class ReturnWatch(gdb.Breakpoint):
             return False
         with TARGET.stopped_in_breakpoint():
             try:
-                return self.tracking.on_exit("return", self.address, "")
+                stop = self.tracking.on_exit("return", self.address, "")
             except KeyboardInterrupt:
                 return self.tracking.interrupt()
+            if INTERRUPTS.pending():
+                return self.tracking.interrupt()
+            return stop
 
 
 TRACKING_BREAKPOINTS = (ExitBreakpoint, ReturnWatch)
