@@ -3,7 +3,9 @@ the $_isr_* functions called wrongly, conditions with quotes, the `set isr`
 and `show isr` prefixes, completion and apropos.  Each asserts isrdbg's own
 words; the fuzz test (test_fuzz.py) covers the breadth."""
 
+import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -155,3 +157,45 @@ def test_failed_break_after_a_trace_neither_stops_nor_arms(kernels):
         assert [(v["vector"], v["mode"]) for v in armed] == [(32, "trace")]
         report = session.isr("isr-trace", "report")
         assert report["vectors"] == [32] and report["runs"] > 0     # the trace went on
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------
+
+def test_one_ctrl_c_stops_a_target_with_every_vector_traced(kernels):
+    """QEMU drops the interrupt byte GDB sends while the VM is halted at a
+    breakpoint, which with every vector traced is much of the time: before
+    isrdbg watched for Ctrl-C itself, stopping took 3-11 presses."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "gdbext.client.cli", "gdb", "--tcg",
+                                           str(kernels["x86_64"]), "--append",
+                                           "scenario=timer ticks=1000000 hz=1000"],
+                          cwd=str(ROOT), encoding="utf-8", timeout=60, dimensions=(50, 200))
+    printed = []
+    try:
+        for command in ("set style enabled off", "break scenario_start", "continue",
+                        "delete", "isr-trace all"):
+            child.expect_exact("(gdb) ")
+            child.sendline(command)
+        for _ in range(3):
+            child.expect_exact("(gdb) ")
+            child.sendline("continue")
+            child.expect_exact("Continuing.")
+            time.sleep(1.0)                 # tracing at 1000 interrupts a second
+            pressed = time.monotonic()
+            child.send("\x03")
+            child.expect_exact("(gdb) ", timeout=1.0)
+            assert time.monotonic() - pressed < 1.0
+            printed.append(child.before)
+            child.sendline("isr-status --json")
+            child.expect(r'(\{"schema":"isrdbg/1","kind":"status".*\})\r?\n')
+            status = json.loads(child.match.group(1))
+        child.expect_exact("(gdb) ")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    for text in printed:
+        assert "isrdbg: interrupted (Ctrl-C)" in text or "SIGINT" in text
+        for raw in RAW + ("isr-frame: None",):
+            assert raw not in text
+    assert status["state"] == "stopped" and status["runs"] > 100   # the trace went on
