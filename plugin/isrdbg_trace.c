@@ -1,0 +1,477 @@
+/*
+ * isrdbg's trace plugin for QEMU (TCG, plugin API version 4: QEMU 9.2+).
+ *
+ * Records, at instructions GDB names at run time (handler entries and exit
+ * instructions), the vCPU's registers and the stack around RSP into a ring
+ * file (ring.h) that isrdbg reads inside GDB without stopping the guest.
+ * All judging happens on the GDB side; this file only observes.
+ *
+ *   -plugin libisrdbg-trace.so,ring=PATH[,slots=N]
+ *
+ * GDB changes the watched addresses while the guest is stopped (it writes
+ * the table, then bumps the generation).  When a vCPU resumes the plugin
+ * sees the new generation and asks QEMU to reset it: QEMU flushes every
+ * translated block, so each instruction is translated (and instrumented, or
+ * not) again from the new table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "qemu_api.h"
+#include "ring.h"
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = 4;
+
+#define MIN_API 4
+#define MAX_VCPUS 256
+#define PAGE 4096ull
+
+/* The registers a record holds, in this order, when the vCPU has them
+ * (x86_64 and i386 names: QEMU's gdbstub names). */
+static const char *const wanted[] = {
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip",
+    "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip",
+    "eflags", "cs", "ss", "ds", "es", "fs", "gs",
+    "fs_base", "gs_base", "k_gs_base", "cr0", "cr2", "cr3", "cr4", "efer",
+    "fctrl", "fstat", "mxcsr",
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+    "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
+};
+#define N_WANTED (sizeof(wanted) / sizeof(wanted[0]))
+
+struct reg_slot {
+    char name[REG_NAME];
+    uint32_t offset;        /* in the record's register area */
+    uint32_t size;
+};
+
+struct vcpu {
+    struct qemu_plugin_register *handle[MAX_REGS];
+    GByteArray *regs;       /* scratch: register reads append here */
+    GByteArray *mem;        /* scratch: memory reads */
+};
+
+struct watch {
+    uint64_t address;
+    uint32_t tag;
+    uint32_t kind;
+};
+
+static uint8_t *ring;                   /* the mapped file */
+static uint64_t slots, mask;
+static struct reg_slot layout[MAX_REGS];
+static unsigned n_layout;
+static pthread_mutex_t layout_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool layout_done;
+static struct vcpu vcpus[MAX_VCPUS];
+static struct watch *table;             /* sorted by address; replaced only in a reset */
+static unsigned n_table;
+static uint64_t requested_gen;          /* the generation a reset was asked for */
+
+#define FIELD(type, off) ((type *)(ring + (off)))
+
+static void say(const char *fmt, const char *detail)
+{
+    char line[512];
+    snprintf(line, sizeof line, fmt, detail);
+    qemu_plugin_outs(line);
+}
+
+/* -- set-up ----------------------------------------------------------------- */
+
+static int open_ring(const char *path, uint64_t n)
+{
+    uint64_t size = HEADER_SIZE + (uint64_t)MAX_WATCH * WATCH_SIZE + n * RECORD_SIZE;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        say("isrdbg-trace: cannot create the ring file %s\n", path);
+        return -1;
+    }
+    if (ftruncate(fd, (off_t)size) != 0) {
+        say("isrdbg-trace: cannot size the ring file %s\n", path);
+        close(fd);
+        return -1;
+    }
+    ring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (ring == MAP_FAILED) {
+        ring = NULL;
+        say("isrdbg-trace: cannot map the ring file %s\n", path);
+        return -1;
+    }
+    slots = n;
+    mask = n - 1;
+    memcpy(FIELD(char, H_MAGIC), RING_MAGIC, 8);
+    *FIELD(uint32_t, H_LAYOUT) = RING_LAYOUT;
+    *FIELD(uint32_t, H_HEADER_SIZE) = HEADER_SIZE;
+    *FIELD(uint32_t, H_RECORD_SIZE) = RECORD_SIZE;
+    *FIELD(uint32_t, H_SLOTS) = (uint32_t)n;
+    *FIELD(uint32_t, H_MAX_WATCH) = MAX_WATCH;
+    *FIELD(uint32_t, H_STACK_BELOW) = STACK_BELOW;
+    *FIELD(uint32_t, H_STACK_ABOVE) = STACK_ABOVE;
+    *FIELD(uint64_t, H_WATCH_OFFSET) = HEADER_SIZE;
+    *FIELD(uint64_t, H_RING_OFFSET) = HEADER_SIZE + (uint64_t)MAX_WATCH * WATCH_SIZE;
+    *FIELD(uint32_t, H_REGS_OFFSET) = R_REGS;
+    *FIELD(uint32_t, H_STACK_OFFSET) = R_REGS + REG_BYTES;
+    for (uint64_t i = 0; i < n; i++) {
+        *FIELD(uint64_t, *FIELD(uint64_t, H_RING_OFFSET) + i * RECORD_SIZE + R_SEQ) = i;
+    }
+    return 0;
+}
+
+/* The first vCPU fixes the record's register layout (every vCPU has the same
+ * registers); each vCPU keeps its own handles. */
+static void vcpu_init(qemu_plugin_id_t id, unsigned int index)
+{
+    (void)id;
+    if (index >= MAX_VCPUS) {
+        return;
+    }
+    GArray *regs = qemu_plugin_get_registers();
+    qemu_plugin_reg_descriptor *desc = (qemu_plugin_reg_descriptor *)regs->data;
+    pthread_mutex_lock(&layout_lock);
+    if (!layout_done) {
+        uint32_t offset = 0;
+        for (size_t w = 0; w < N_WANTED && n_layout < MAX_REGS; w++) {
+            for (unsigned r = 0; r < regs->len; r++) {
+                if (strcmp(desc[r].name, wanted[w]) != 0) {
+                    continue;
+                }
+                GByteArray *probe = g_byte_array_new();
+                int size = qemu_plugin_read_register(desc[r].handle, probe);
+                g_byte_array_free(probe, 1);
+                if (size <= 0 || size > 16 || offset + 16 > REG_BYTES) {
+                    break;
+                }
+                struct reg_slot *slot = &layout[n_layout++];
+                snprintf(slot->name, REG_NAME, "%s", wanted[w]);
+                slot->offset = offset;
+                slot->size = (uint32_t)size;
+                offset += (size + 7) & ~7u;
+                break;
+            }
+        }
+        for (unsigned i = 0; i < n_layout; i++) {
+            uint8_t *entry = ring + H_REG_TABLE + i * REG_ENTRY_SIZE;
+            memcpy(entry, layout[i].name, REG_NAME);
+            memcpy(entry + 16, &layout[i].offset, 4);
+            memcpy(entry + 20, &layout[i].size, 4);
+        }
+        __atomic_store_n(FIELD(uint32_t, H_REG_COUNT), n_layout, __ATOMIC_RELEASE);
+        layout_done = true;
+    }
+    pthread_mutex_unlock(&layout_lock);
+    struct vcpu *cpu = &vcpus[index];
+    for (unsigned i = 0; i < n_layout; i++) {
+        for (unsigned r = 0; r < regs->len; r++) {
+            if (strcmp(desc[r].name, layout[i].name) == 0) {
+                cpu->handle[i] = desc[r].handle;
+                break;
+            }
+        }
+    }
+    cpu->regs = g_byte_array_new();
+    cpu->mem = g_byte_array_new();
+    g_array_free(regs, 1);
+    __atomic_add_fetch(FIELD(uint32_t, H_VCPUS), 1, __ATOMIC_RELAXED);
+}
+
+/* -- recording -------------------------------------------------------------- */
+
+static bool read_mem(struct vcpu *cpu, uint64_t address, uint8_t *dest, uint64_t len)
+{
+    if (len == 0) {
+        return true;
+    }
+    if (!qemu_plugin_read_memory_vaddr(address, cpu->mem, len) || cpu->mem->len < len) {
+        return false;
+    }
+    memcpy(dest, cpu->mem->data, len);
+    return true;
+}
+
+/* The stack window [rsp - below, rsp + above), page by page: a frame at the
+ * very top of its stack is followed by unmapped memory.  Keeps the longest
+ * readable run that starts at RSP. */
+static void read_stack(struct vcpu *cpu, uint8_t *rec, uint64_t rsp, uint64_t below)
+{
+    uint8_t *stack = rec + R_REGS + REG_BYTES;
+    uint64_t lo = rsp - below, hi = rsp + STACK_ABOVE;
+    uint64_t page_end = (rsp | (PAGE - 1)) + 1, page_start = rsp & ~(PAGE - 1);
+    uint64_t mid = hi < page_end ? hi : page_end;
+    uint64_t first = rsp, last = rsp;
+    if (read_mem(cpu, rsp, stack + below, mid - rsp)) {
+        last = mid;
+        if (mid < hi && read_mem(cpu, mid, stack + below + (mid - rsp), hi - mid)) {
+            last = hi;
+        }
+        uint64_t low = lo > page_start ? lo : page_start;
+        if (low < rsp && read_mem(cpu, low, stack + (low - lo), rsp - low)) {
+            first = low;
+            if (lo < low && read_mem(cpu, lo, stack, low - lo)) {
+                first = lo;
+            }
+        }
+    }
+    if (last == rsp) {
+        __atomic_add_fetch(FIELD(uint64_t, H_MEMORY_FAILED), 1, __ATOMIC_RELAXED);
+    }
+    if (first != lo) {
+        memmove(stack, stack + (first - lo), last - first);
+    }
+    *(uint64_t *)(rec + R_STACK_ADDR) = first;
+    *(uint32_t *)(rec + R_STACK_LEN) = (uint32_t)(last - first);
+}
+
+static bool mapped(struct vcpu *cpu, uint64_t address)
+{
+    uint8_t byte;
+    return read_mem(cpu, address, &byte, 1);
+}
+
+/* Which of the words a frame's saved RIP may be are mapped code: frame
+ * validation needs it and GDB cannot ask while the guest runs. */
+static uint32_t probe_frame(struct vcpu *cpu, const uint8_t *rec, uint64_t rsp)
+{
+    const uint8_t *stack = rec + R_REGS + REG_BYTES;
+    uint64_t first = *(const uint64_t *)(rec + R_STACK_ADDR);
+    uint32_t len = *(const uint32_t *)(rec + R_STACK_LEN);
+    uint64_t at = rsp - first, q;
+    uint32_t d, flags = 0;
+    if (at + 16 <= len) {
+        memcpy(&q, stack + at, 8);
+        flags |= mapped(cpu, q) ? F_MAPPED_Q0 : 0;
+        memcpy(&q, stack + at + 8, 8);
+        flags |= mapped(cpu, q) ? F_MAPPED_Q1 : 0;
+    }
+    if (at + 8 <= len) {
+        memcpy(&d, stack + at, 4);
+        flags |= mapped(cpu, d) ? F_MAPPED_D0 : 0;
+        memcpy(&d, stack + at + 4, 4);
+        flags |= mapped(cpu, d) ? F_MAPPED_D1 : 0;
+    }
+    return flags;
+}
+
+static uint8_t *claim(uint64_t *position)
+{
+    uint64_t *head = FIELD(uint64_t, H_HEAD);
+    uint64_t ring_offset = *FIELD(uint64_t, H_RING_OFFSET);
+    uint64_t pos = __atomic_load_n(head, __ATOMIC_RELAXED);
+    for (;;) {
+        uint8_t *rec = ring + ring_offset + (pos & mask) * RECORD_SIZE;
+        uint64_t seq = __atomic_load_n((uint64_t *)(rec + R_SEQ), __ATOMIC_ACQUIRE);
+        int64_t diff = (int64_t)(seq - pos);
+        if (diff == 0) {
+            if (__atomic_compare_exchange_n(head, &pos, pos + 1, true,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+                *position = pos;
+                return rec;
+            }
+        } else if (diff < 0) {
+            return NULL;        /* GDB has not read this slot yet: full */
+        } else {
+            pos = __atomic_load_n(head, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+static void on_watched(unsigned int index, void *udata)
+{
+    uintptr_t packed = (uintptr_t)udata;
+    unsigned at = (unsigned)(packed & 0xffffffffu);
+    if (index >= MAX_VCPUS || at >= n_table) {
+        return;
+    }
+    const struct watch *w = &table[at];
+    struct vcpu *cpu = &vcpus[index];
+    uint64_t pos;
+    uint8_t *rec = claim(&pos);
+    if (rec == NULL) {
+        __atomic_add_fetch(FIELD(uint64_t, H_DROPPED), 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint8_t *regs = rec + R_REGS;
+    uint64_t rsp = 0;
+    g_byte_array_set_size(cpu->regs, 0);
+    for (unsigned i = 0; i < n_layout; i++) {
+        unsigned before = cpu->regs->len;
+        uint8_t *slot = regs + layout[i].offset;
+        memset(slot, 0, (layout[i].size + 7) & ~7u);
+        if (cpu->handle[i] == NULL || qemu_plugin_read_register(cpu->handle[i], cpu->regs) <= 0) {
+            continue;
+        }
+        memcpy(slot, cpu->regs->data + before, layout[i].size);
+        if (!strcmp(layout[i].name, "rsp") || !strcmp(layout[i].name, "esp")) {
+            memcpy(&rsp, slot, layout[i].size);
+        }
+    }
+    *(uint64_t *)(rec + R_PC) = w->address;     /* RIP is stale inside a block */
+    *(uint32_t *)(rec + R_TAG) = w->tag;
+    *(uint32_t *)(rec + R_CPU) = index;
+    *(uint32_t *)(rec + R_KIND) = w->kind;
+    read_stack(cpu, rec, rsp, w->kind == KIND_EXIT ? STACK_BELOW : 0);
+    *(uint32_t *)(rec + R_FLAGS) = w->kind == KIND_ENTRY ? probe_frame(cpu, rec, rsp) : 0;
+    __atomic_add_fetch(FIELD(uint64_t, H_RECORDED), 1, __ATOMIC_RELAXED);
+    __atomic_store_n((uint64_t *)(rec + R_SEQ), pos + 1, __ATOMIC_RELEASE);
+}
+
+/* -- instrumentation -------------------------------------------------------- */
+
+static long find_watch(uint64_t address)
+{
+    long lo = 0, hi = (long)n_table - 1;
+    while (lo <= hi) {
+        long mid = (lo + hi) / 2;
+        if (table[mid].address == address) {
+            return mid;
+        }
+        if (table[mid].address < address) {
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return -1;
+}
+
+static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    (void)id;
+    if (n_table == 0) {
+        return;
+    }
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    for (size_t i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        long at = find_watch(qemu_plugin_insn_vaddr(insn));
+        if (at >= 0) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_watched, QEMU_PLUGIN_CB_R_REGS,
+                                                   (void *)(uintptr_t)at);
+        }
+    }
+}
+
+static int by_address(const void *a, const void *b)
+{
+    const struct watch *x = a, *y = b;
+    return x->address < y->address ? -1 : x->address > y->address;
+}
+
+/* Copy GDB's table (GDB writes it only while the guest is stopped). */
+static void load_table(uint64_t generation)
+{
+    uint32_t count = *FIELD(uint32_t, H_WATCH_COUNT);
+    if (count > MAX_WATCH) {
+        count = MAX_WATCH;
+    }
+    struct watch *fresh = calloc(count ? count : 1, sizeof *fresh);
+    const uint8_t *src = ring + *FIELD(uint64_t, H_WATCH_OFFSET);
+    unsigned kept = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        struct watch w;
+        memcpy(&w.address, src + i * WATCH_SIZE, 8);
+        memcpy(&w.tag, src + i * WATCH_SIZE + 8, 4);
+        memcpy(&w.kind, src + i * WATCH_SIZE + 12, 4);
+        if (w.kind == KIND_ENTRY || w.kind == KIND_EXIT) {
+            fresh[kept++] = w;
+        }
+    }
+    qsort(fresh, kept, sizeof *fresh, by_address);
+    /* callbacks already translated keep their index into the old table:
+     * the reset flushed them, and no vCPU runs during a reset */
+    free(table);
+    table = fresh;
+    n_table = kept;
+    __atomic_store_n(FIELD(uint32_t, H_APPLIED_COUNT), kept, __ATOMIC_RELAXED);
+    __atomic_store_n(FIELD(uint64_t, H_APPLIED_GEN), generation, __ATOMIC_RELEASE);
+}
+
+static void vcpu_resume(qemu_plugin_id_t id, unsigned int index);
+
+static void register_callbacks(qemu_plugin_id_t id)
+{
+    qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
+    qemu_plugin_register_vcpu_resume_cb(id, vcpu_resume);
+}
+
+static void after_reset(qemu_plugin_id_t id)
+{
+    load_table(__atomic_load_n(&requested_gen, __ATOMIC_ACQUIRE));
+    register_callbacks(id);
+}
+
+/* A vCPU resumes after a stop (GDB's, or a halt): if GDB changed the table,
+ * have QEMU flush the translated code and instrument it anew. */
+static void vcpu_resume(qemu_plugin_id_t id, unsigned int index)
+{
+    (void)index;
+    uint64_t wanted_gen = __atomic_load_n(FIELD(uint64_t, H_WATCH_GEN), __ATOMIC_ACQUIRE);
+    uint64_t asked = __atomic_load_n(&requested_gen, __ATOMIC_ACQUIRE);
+    if (wanted_gen != asked &&
+        __atomic_compare_exchange_n(&requested_gen, &asked, wanted_gen, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        qemu_plugin_reset(id, after_reset);
+    }
+}
+
+/* -- install ---------------------------------------------------------------- */
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
+                                           int argc, char **argv)
+{
+    const char *path = NULL;
+    uint64_t n = DEFAULT_SLOTS;
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "ring=", 5) == 0) {
+            path = argv[i] + 5;
+        } else if (strncmp(argv[i], "slots=", 6) == 0) {
+            char *end;
+            errno = 0;
+            n = strtoull(argv[i] + 6, &end, 10);
+            if (errno || *end || n < 2 || n > (1u << 20) || (n & (n - 1))) {
+                say("isrdbg-trace: slots=%s: want a power of two from 2 to 1048576\n",
+                    argv[i] + 6);
+                return -1;
+            }
+        } else {
+            say("isrdbg-trace: unknown argument %s (want ring=PATH[,slots=N])\n", argv[i]);
+            return -1;
+        }
+    }
+    if (path == NULL) {
+        say("%sisrdbg-trace: give the ring file: -plugin libisrdbg-trace.so,ring=PATH\n", "");
+        return -1;
+    }
+    if (!info->system_emulation) {
+        say("%sisrdbg-trace: needs system emulation (qemu-system-*)\n", "");
+        return -1;
+    }
+    if (open_ring(path, n) != 0) {
+        return -1;
+    }
+    snprintf(FIELD(char, H_TARGET), 32, "%s", info->target_name);
+    *FIELD(uint32_t, H_API) = (uint32_t)info->version.cur;
+    if (info->version.cur < MIN_API || qemu_plugin_read_memory_vaddr == NULL) {
+        char why[128];
+        snprintf(why, sizeof why, "%d", info->version.cur);
+        say("isrdbg-trace: this QEMU's plugin API is version %s; reading registers and "
+            "memory needs version 4 (QEMU 9.2 or later)\n", why);
+        *FIELD(uint32_t, H_STATE) = STATE_REFUSED;
+        return -1;
+    }
+    qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
+    register_callbacks(id);
+    __atomic_store_n(FIELD(uint32_t, H_STATE), STATE_RUNNING, __ATOMIC_RELEASE);
+    return 0;
+}

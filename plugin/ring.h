@@ -1,0 +1,95 @@
+/*
+ * The ring file shared by the isrdbg trace plugin (writer) and isrdbg's
+ * reader inside GDB (gdbext/plugin_ring.py mirrors the fixed offsets below;
+ * the variable parts -- where the table and the ring start, record and
+ * register layout -- are read from the header itself).
+ *
+ * One file, mmap'd by both sides:
+ *   [0, HEADER_SIZE)          header: sizes, counters, the register table
+ *   [watch_offset, +MAX_WATCH*16)  the watch table GDB writes: address, tag, kind
+ *   [ring_offset, +slots*record_size)  the records, a bounded MPSC ring
+ *
+ * Ring protocol (vCPU threads produce, GDB consumes; x86 host, little-endian):
+ * slot i starts with seq = i.  A producer claims position pos with a CAS on
+ * head when its slot's seq == pos, writes the record, then stores
+ * seq = pos + 1.  The consumer reads the slot at tail when its seq == tail + 1,
+ * then stores seq = tail + slots and tail + 1.  A producer that finds its
+ * slot not yet consumed counts the event in `dropped` and writes nothing:
+ * the ring never blocks the guest and never loses an event silently.
+ */
+#ifndef ISRDBG_RING_H
+#define ISRDBG_RING_H
+
+#include <stdint.h>
+
+#define RING_MAGIC          "ISRDBGR1"
+#define RING_LAYOUT         1
+#define HEADER_SIZE         4096
+#define MAX_WATCH           4096        /* watched addresses */
+#define WATCH_SIZE          16
+#define MAX_REGS            64
+#define REG_NAME            16
+
+/* header fields (byte offsets) */
+#define H_MAGIC             0           /* char[8] */
+#define H_LAYOUT            8           /* u32 */
+#define H_HEADER_SIZE       12          /* u32 */
+#define H_RECORD_SIZE       16          /* u32 */
+#define H_SLOTS             20          /* u32, a power of two */
+#define H_MAX_WATCH         24          /* u32 */
+#define H_API               28          /* u32: QEMU's current plugin API version */
+#define H_STATE             32          /* u32: STATE_* */
+#define H_REG_COUNT         36          /* u32: entries in the register table */
+#define H_STACK_BELOW       40          /* u32: exit records: bytes read below RSP */
+#define H_STACK_ABOVE       44          /* u32: bytes read from RSP up */
+#define H_WATCH_OFFSET      48          /* u64 */
+#define H_RING_OFFSET       56          /* u64 */
+#define H_VCPUS             64          /* u32 */
+#define H_REGS_OFFSET       72          /* u32: where a record's registers start */
+#define H_STACK_OFFSET      76          /* u32: where a record's stack bytes start */
+#define H_TARGET            80          /* char[32]: QEMU's target name */
+#define H_WATCH_GEN         128         /* u64: GDB bumps it after writing the table */
+#define H_WATCH_COUNT       136         /* u32: entries in the table (GDB) */
+#define H_APPLIED_GEN       192         /* u64: the generation now instrumented */
+#define H_APPLIED_COUNT     200         /* u32: addresses instrumented */
+#define H_HEAD              256         /* u64: next position producers claim */
+#define H_DROPPED           320         /* u64: events lost, ring full */
+#define H_RECORDED          328         /* u64: events written */
+#define H_MEMORY_FAILED     336         /* u64: events whose stack was unreadable */
+#define H_TAIL              384         /* u64: next position GDB reads */
+#define H_REG_TABLE         512         /* MAX_REGS x {char name[16]; u32 offset; u32 size} */
+#define REG_ENTRY_SIZE      24
+
+#define STATE_STARTING      0
+#define STATE_RUNNING       1
+#define STATE_REFUSED       2
+
+/* watch table entry: u64 address, u32 tag (GDB's), u32 kind */
+#define KIND_ENTRY          1           /* stack from RSP up: the frame the CPU pushed */
+#define KIND_EXIT           2           /* stack around RSP: the frame iret pops, the save slots */
+
+/* record fields */
+#define R_SEQ               0           /* u64: ring protocol */
+#define R_PC                8           /* u64: the instrumented instruction's address */
+#define R_TAG               16          /* u32 */
+#define R_CPU               20          /* u32: vCPU index */
+#define R_FLAGS             24          /* u32: F_* */
+#define R_STACK_LEN         28          /* u32: bytes valid at R_STACK */
+#define R_STACK_ADDR        32          /* u64: guest address of the first stack byte */
+#define R_KIND              40          /* u32: the watch's kind */
+#define R_REGS              48
+#define REG_BYTES           640         /* 35 scalars x 8 + 16 xmm x 16 fit */
+#define STACK_BYTES         512
+#define RECORD_SIZE         (R_REGS + REG_BYTES + STACK_BYTES)
+
+/* mapped-page probes of the words a frame's RIP may be (see frame.py) */
+#define F_MAPPED_Q0         (1u << 0)   /* the u64 at RSP */
+#define F_MAPPED_Q1         (1u << 1)   /* the u64 at RSP+8 */
+#define F_MAPPED_D0         (1u << 2)   /* the u32 at RSP */
+#define F_MAPPED_D1         (1u << 3)   /* the u32 at RSP+4 */
+
+#define DEFAULT_SLOTS       8192
+#define STACK_ABOVE         64          /* error code + 5 words, and some */
+#define STACK_BELOW         (STACK_BYTES - STACK_ABOVE)
+
+#endif
