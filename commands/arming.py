@@ -180,6 +180,12 @@ class Registry:
     def add(self, vectors, mode=BREAK, hardware=False, condition=None):
         for v in vectors:
             previous = self.vectors.get(v, Arming())
+            if previous.mode == BREAK and v in self.vectors and mode in (RECORD, TRACE):
+                # recording never stops: a vector isr-break stops at keeps stopping
+                # (its runs are recorded all the same)
+                self.vectors[v] = Arming(BREAK, hardware or previous.hardware,
+                                         previous.condition)
+                continue
             self.vectors[v] = Arming(mode, hardware or previous.hardware, condition)
         self.refresh()
 

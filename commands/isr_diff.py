@@ -1,12 +1,12 @@
 """isr-diff: what a handler changed between its entry and its exit."""
 
-import struct
 from typing import NamedTuple, Optional, Tuple
 
 from gdbext.errors import IsrError, UsageError
 from gdbext.judge import compare
 from gdbext.render import json as render_json
 from gdbext.render.text import render_live_diff, render_run
+from gdbext.saved_regs import saved_registers
 from gdbext.snapshot import register_set
 from gdbext.vectors import parse_one
 
@@ -19,23 +19,19 @@ class DiffResult(NamedTuple):
 
 
 def saved_copies(run, now, regset):
-    """For each changed register, the stack slot between RSP and the frame
-    that holds its entry value (the handler saved it there), if any."""
-    sp = now[regset.sp]
-    top = run.frame.address
-    if not sp < top <= sp + 0x10000:
+    """For each changed register, the stack slot the save analysis proves the
+    handler stored its entry value in, while the slot still holds it (never a
+    slot found by matching values: two registers holding 0 share none).  None
+    when the analysis cannot tell where the CPU is in the handler."""
+    if not compare(regset, run.entry, now):
         return {}
-    slot = run.frame.slot
     try:
-        data = TARGET.read_memory(sp, top - sp)
+        view = saved_registers(TARGET.read_memory, run.frame.bits, run.handler,
+                               run.frame.address, now[regset.pc], now[regset.sp],
+                               run.entry.values, now)
     except IsrError:
-        return {}
-    fmt = "<Q" if slot == 8 else "<I"
-    words = {}
-    for offset in range(0, len(data) - slot + 1, slot):
-        words.setdefault(struct.unpack_from(fmt, data, offset)[0], sp + offset)
-    return {c.name: words[c.before] for c in compare(regset, run.entry, now)
-            if c.group != "simd" and c.before in words}
+        return None
+    return {slot.register: slot.address for slot in view.slots if slot.matches}
 
 
 class IsrDiff(IsrCommand):
@@ -84,7 +80,8 @@ Runs are recorded for vectors armed with isr-break or isr-watch."""
         run, now, saved = result.live
         doc = render_json.run_dict(run)
         doc["now"] = {k: render_json.hex_or_none(v) for k, v in now.items()}
-        doc["saved"] = {k: render_json.hex_or_none(v) for k, v in saved.items()}
+        doc["saved"] = (None if saved is None else
+                        {k: render_json.hex_or_none(v) for k, v in saved.items()})
         return render_json.diff_doc([], live=doc)
 
     def text(self, result, args, style):
@@ -100,7 +97,7 @@ Runs are recorded for vectors armed with isr-break or isr-watch."""
             raise
         regset = register_set(TARGET.address_bits)
         now = TARGET.registers(regset.at_exit, optional=True)
-        run = TRACKER.active(TARGET.cpu, now[regset.sp])
+        run = TRACKER.active(TARGET.cpu, now[regset.sp], now.get("cs", 0) & 3)
         if run is None:
             return None
         return run, now, saved_copies(run, now, regset)

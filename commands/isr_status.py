@@ -48,7 +48,10 @@ isr-watch exit).  Works while the target runs."""
             problem = str(error)
         try:
             sp_name = "rsp" if TARGET.address_bits == 64 else "esp"
-            run = TRACKER.active(cpu, TARGET.registers([sp_name])[sp_name])
+            now = TARGET.registers([sp_name, "cs"], optional=True)
+            # the same identity as the tracker's: the runs executing on this CPU
+            # (none in user mode), innermost whose stack holds the stack pointer
+            run = TRACKER.active(cpu, now[sp_name], now.get("cs", 0) & 3)
             if run is not None:
                 handling, depth = run.vectors, run.depth + 1
         except IsrError as error:

@@ -27,7 +27,7 @@ def _traced_and_armed():
 
 
 def stop_tracing(reason, defer_deletes=False):
-    TRACE.stop(reason)
+    TRACE.stop(reason, TRACKER)
     REGISTRY.remove(_traced_and_armed(), defer_deletes=defer_deletes)
 
 
@@ -98,7 +98,7 @@ plus the first one per vector and rule."""
     def result(self, args):
         if args.action == "start":
             vectors = parse_specs(args.spec)
-            TRACE.start(vectors, args.limit)
+            TRACE.start(vectors, args.limit, TRACKER)
             REGISTRY.add(vectors, TRACE_MODE)
             return REGISTRY.report(vectors)
         if args.action == "stop":
@@ -107,7 +107,7 @@ plus the first one per vector and rule."""
             stop_tracing("isr-trace stop")
         elif args.action == "clear":
             TRACKER.clear(keep_open=True)
-            TRACE.clear()
+            TRACE.clear(TRACKER)
         elif not TRACE.vectors and TRACE.state == "off":
             raise IsrError("no trace recorded (start one with isr-trace SPEC...)")
         return trace_report(TRACE, TRACKER)
@@ -135,3 +135,4 @@ plus the first one per vector and rule."""
 def register():
     IsrTrace()
     TRACKING.observers.append(on_run)
+    TRACKER.observers.append(TRACE.record)     # the trace's own counters

@@ -8,6 +8,8 @@ import gdb
 from gdbext.cfg import explore
 from gdbext.errors import IsrError
 from gdbext.judge import ExitObservation
+from gdbext.restored import explain_changes
+from gdbext.static_check import Analyzer
 from gdbext.snapshot import Context, interrupted_context, pick, register_set
 
 from .adjacent import breakpoint_addresses, breakpoint_type, crowded
@@ -101,6 +103,8 @@ class Tracking:
         self.interrupted = False  # the last stop is a Ctrl-C caught in a stop()
         self.retire = None        # callable(bp): delete at the next real stop (set by arming)
         self.placed = None        # callable(): new breakpoints were set (see adjacent; arming)
+        self.analyzer = None      # (bits, IDT generation, Analyzer): the save analysis
+        self.save_states = {}     # handler -> {address: [MachineState]} (see explain)
 
     def repeated(self, cpu, pc, sp, certain=True):
         """Whether this hit repeats the previous one on ``cpu`` (same PC and
@@ -139,7 +143,7 @@ class Tracking:
         else:       # see snapshot.interrupted_context
             context = interrupted_context(values, frame, live.get("ss", 0))
         run = TRACKER.enter(entry.cpu, entry.vectors, entry.handler,
-                            entry.gate_type or "interrupt", frame, context)
+                            entry.gate_type or "interrupt", frame, context, cr3=live.get("cr3"))
         code = self._analyse(entry.handler, frame.bits)
         if (not code.exits or code.stops) and len(self.returns) < MAX_RETURN_WATCHES:
             self._watch_return(frame.rip)
@@ -208,7 +212,8 @@ class Tracking:
             stack = _read_stack(sp, slot) if kind != "return" else b""
             observation = ExitObservation(kind, address, regs, stack, sp, regs.get("cs", 0) & 3,
                                           mnemonic)
-            run = TRACKER.exit(TARGET.cpu, observation)
+            run = TRACKER.exit(TARGET.cpu, observation, cr3=regs.get("cr3"),
+                               read=TARGET.read_memory, explain=self.explain)
         except IsrError:
             return False
         if run is None:
@@ -221,6 +226,37 @@ class Tracking:
             self.last_stopping_run = run
             return True
         return False
+
+    def explain(self, run, names):
+        """Why ``names`` changed in ``run`` (gdbext.restored): the save
+        analysis' states at its exit and the save slots' values now.  Asked
+        only when registers changed; the analysis runs once per handler."""
+        exit = run.exit
+        slot = run.frame.slot
+
+        def read_word(address):
+            try:
+                return int.from_bytes(TARGET.read_memory(address, slot), "little")
+            except IsrError:
+                return None
+        states = self._save_states(run.handler, run.frame.bits).get(exit.address, [])
+        return explain_changes(states, run.frame.address, exit.address, names,
+                               run.entry.values, exit.registers, read_word)
+
+    def _save_states(self, handler, bits):
+        analyzer = self.analyzer
+        if analyzer is None or analyzer[:2] != (bits, ENTRIES.generation):
+            analyzer = self.analyzer = (bits, ENTRIES.generation,
+                                        Analyzer(TARGET.read_memory, bits))
+            self.save_states = {}
+        states = self.save_states.get(handler)
+        if states is None:
+            try:
+                _, states = analyzer[2].states_at(handler)
+            except Exception:       # no analysis is no evidence: the change is not judged
+                states = {}
+            self.save_states[handler] = states
+        return states
 
     def release(self, armed_handlers, delete):
         """Remove the exit breakpoints (and return watches) no armed handler
@@ -241,6 +277,8 @@ class Tracking:
         """Forget analysed code (the kernel may have changed) but keep breakpoints' state."""
         self.code.clear()
         self.code_generation.clear()
+        self.analyzer = None
+        self.save_states = {}
 
 
 TRACKING = Tracking()

@@ -32,7 +32,11 @@ RULES: Dict[str, Rule] = {r.id: r for r in [
     Rule("stack-imbalance-at-iret", ERROR,
          "RSP at iret does not point at the saved RIP of the interrupt frame"),
     Rule("ret-instead-of-iret", ERROR, "the handler returned with ret/retf instead of iret"),
-    Rule("frame-modified", INFO, "the handler changed the saved RIP, CS or RFLAGS"),
+    Rule("frame-modified", INFO,
+         "the handler rewrote its frame (RIP, CS, RFLAGS, RSP or SS): a fix-up, exec, a signal"),
+    Rule("context-changed-by-kernel", INFO,
+         "a register restored from its own save slot, which the kernel rewrote (a syscall's "
+         "result, exec, a signal)"),
     Rule("interrupts-enabled-in-handler", INFO,
          "IF was set inside an interrupt gate's handler before its exit"),
     # found by the static checks only

@@ -41,6 +41,12 @@ class Verdict:
     changes: Tuple[RegisterChange, ...]
     findings: Tuple[Finding, ...]
     resumed: Optional[Context]  # what the interrupted code runs with next, when known
+    unjudged: Tuple[Tuple[str, str], ...] = ()   # (register, why its change is not judged)
+
+    @property
+    def unjudged_reasons(self) -> Tuple[str, ...]:
+        """Each reason once: what a run counts as "changed, not judged"."""
+        return tuple(dict.fromkeys(reason for _, reason in self.unjudged))
 
 
 def _words(data: bytes, slot: int) -> List[int]:
@@ -80,16 +86,54 @@ def _register_findings(changes, base: Dict) -> List[Finding]:
     return findings
 
 
+def _intended(changes, explain, at):
+    """Split register changes by the save analysis' evidence (gdbext.restored):
+    (changes to judge as clobbers, findings for intentional ones, unjudged)."""
+    from .restored import RESTORED, UNKNOWN
+    names = tuple(c.name for c in changes if c.group in ("general", "segments"))
+    why = explain(names) if names else {}
+    kept, restored, unjudged = [], [], []
+    for change in changes:
+        found = why.get(change.name)
+        if found is None or found.kind not in (RESTORED, UNKNOWN):
+            kept.append(change)
+        elif found.kind == RESTORED:
+            restored.append((change, found))
+        else:
+            unjudged.append((change.name, found.reason))
+    findings = []
+    if restored:
+        listing = "; ".join(
+            f"{c.name} {c.before:#x} -> {c.after:#x} from its save slot at {r.slot:#x} "
+            f"(frame{r.offset:+#x}"
+            + (f", saved at {r.saved_by:#x}" if r.saved_by is not None and r.saved_by >= 0 else "")
+            + ")" for c, r in restored)
+        findings.append(Finding(
+            "context-changed-by-kernel",
+            f"the handler restored registers from save slots the kernel rewrote: {listing}",
+            details={"registers": {c.name: [c.before, c.after] for c, _ in restored},
+                     "slots": {c.name: r.slot for c, r in restored}}, **at))
+    return kept, findings, tuple(unjudged)
+
+
 def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_type: str,
-               exit: ExitObservation, enabled_interrupts_at: Optional[int], base: Dict) -> Verdict:
+               exit: ExitObservation, enabled_interrupts_at: Optional[int], base: Dict,
+               explain=None) -> Verdict:
     """``base`` carries the Finding fields shared by all (vector, cpu, handler);
-    ``enabled_interrupts_at`` is where a nested entry found IF set inside it."""
+    ``enabled_interrupts_at`` is where a nested entry found IF set inside it;
+    ``explain(names)`` gives a gdbext.restored.Restore per changed register
+    (without it every change is judged as a clobber)."""
     regs = exit.registers
     rsp = exit.sp
     slot = frame.slot
     at = dict(base, address=exit.address)
     changes = compare(regset, entry, regs)
-    findings = _register_findings(changes, at) if changes else []
+    findings, unjudged = [], ()
+    if changes:
+        judged = changes
+        if explain is not None:
+            judged, findings, unjudged = _intended(changes, explain, at)
+        findings += _register_findings(judged, at)
     if gate_type in ("interrupt", "interrupt16"):
         if enabled_interrupts_at is not None:
             findings.append(Finding("interrupts-enabled-in-handler",
@@ -120,10 +164,33 @@ def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_
                                     **at))
         else:
             _stack_restored(entry, resumed, at, findings, changes)
-    return Verdict(tuple(changes), sort_findings(findings), resumed)
+    return Verdict(tuple(changes), sort_findings(findings), resumed, unjudged)
+
+
+def _popped(exit, entry, slot):
+    """The context the iret pops from the words at RSP, or None if unreadable."""
+    words = _words(exit.stack, slot)
+    if len(words) < 3:
+        return None
+    rip, cs, rflags = words[0], words[1] & 0xFFFF, words[2]
+    if slot == 8 or (cs & 3) != exit.cpl:
+        if len(words) < 5:
+            return None
+        return Context(exit.registers, rip, cs, rflags, words[3], words[4] & 0xFFFF)
+    return Context(exit.registers, rip, cs, rflags, exit.sp + 3 * slot, entry.ss)
+
+
+def _same_context(a: Context, b: Context) -> bool:
+    return (a.rip, a.cs & 0xFFFF, a.rflags, a.rsp, a.ss & 0xFFFF) == \
+        (b.rip, b.cs & 0xFFFF, b.rflags, b.rsp, b.ss & 0xFFFF)
 
 
 def _judge_iret(frame, entry, exit, rsp, slot, regset, at, findings, changes):
+    popped = _popped(exit, entry, slot)
+    if popped is not None and _same_context(popped, entry):
+        # exactly what the CPU pushed: from this frame or from a copy the kernel
+        # moved (Linux copies the registers of an entry from user mode to the task stack)
+        return popped
     if rsp != frame.rip_slot:
         if frame.has_error_code and rsp == frame.address:
             findings.append(Finding(
@@ -142,14 +209,11 @@ def _judge_iret(frame, entry, exit, rsp, slot, regset, at, findings, changes):
                 f"{frame.rip_slot:#x} ({how})",
                 details={"rsp": rsp, "expected_rsp": frame.rip_slot, "bytes": delta}, **at))
         return None
-    words = _words(exit.stack, slot)
-    rip, cs, rflags = words[0], words[1] & 0xFFFF, words[2]
-    outward = (cs & 3) != exit.cpl
-    if slot == 8 or outward:
-        new_rsp, new_ss = words[3], words[4] & 0xFFFF
-    else:
-        new_rsp, new_ss = rsp + 3 * slot, entry.ss
-    resumed = Context(exit.registers, rip, cs, rflags, new_rsp, new_ss)
+    if popped is None:
+        return None
+    # the iret pops the run's own frame, which was rewritten in memory (a fix-up,
+    # exec, signal delivery): the CPU resumes what the handler put there
+    rip, cs, rflags = popped.rip, popped.cs, popped.rflags
     modified = []
     if rip != entry.rip:
         delta = rip - entry.rip
@@ -165,11 +229,16 @@ def _judge_iret(frame, entry, exit, rsp, slot, regset, at, findings, changes):
                         f"({' '.join(n for n in rflags_names(flipped) if not n.startswith('IOPL'))})")
         changes.append(RegisterChange("rflags" if slot == 8 else "eflags", "frame",
                                       entry.rflags, rflags))
+    if popped.rsp != entry.rsp:
+        modified.append(f"RSP {entry.rsp:#x} -> {popped.rsp:#x} ({popped.rsp - entry.rsp:+d})")
+        changes.append(RegisterChange("rsp", "stack", entry.rsp, popped.rsp))
+    if popped.ss != entry.ss:
+        modified.append(f"SS {entry.ss:#x} -> {popped.ss:#x}")
+        changes.append(RegisterChange("ss", "stack", entry.ss, popped.ss))
     if modified:
         findings.append(Finding("frame-modified", "the handler changed its frame: " +
                                 "; ".join(modified), **at))
-    _stack_restored(entry, resumed, at, findings, changes)
-    return resumed
+    return popped
 
 
 def _stack_restored(entry, resumed, at, findings, changes):

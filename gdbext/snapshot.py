@@ -33,13 +33,15 @@ class RegisterSet:
 
     @cached_property
     def at_exit(self) -> Tuple[str, ...]:
-        """What an exit reads: the tracked registers plus pc, sp, flags (and cs, ss)."""
-        return self.tracked + (self.pc, self.sp, self.flags, "cs", "ss")
+        """What an exit reads: the tracked registers plus pc, sp, flags (and cs,
+        ss), and CR3 (which address space the exit returns in)."""
+        return self.tracked + (self.pc, self.sp, self.flags, "cs", "ss", "cr3")
 
     @cached_property
     def at_entry(self) -> Tuple[str, ...]:
-        """What an entry reads: the tracked registers plus ss, cs and sp."""
-        return self.tracked + ("ss", "cs", self.sp)
+        """What an entry reads: the tracked registers plus ss, cs and sp, and
+        CR3 (the address space a run belongs to)."""
+        return self.tracked + ("ss", "cs", self.sp, "cr3")
 
 
 X86_64 = RegisterSet(

@@ -42,7 +42,7 @@ def test_trace_counts_every_timer_interrupt(kernels, tmp_path, arch):
     assert doc["runs"] == count and doc["kept_runs"] == 50 and doc["history"] == 50
     assert (doc["open_runs"], doc["lost_runs"], doc["unmatched_exits"]) == (0, 0, 0)
     assert doc["state"] == "tracing" and doc["findings"] == []
-    assert re.search(rf"^32 Interrupt +{count} +0 +- +#{timer['first']} +#{timer['last']}$",
+    assert re.search(rf"^32 Interrupt +{count} +0 +0 +- +#{timer['first']} +#{timer['last']}$",
                      result.stdout, re.M), result.stdout
 
 
@@ -259,3 +259,29 @@ def test_bad_arguments_are_one_line_errors(kernels, tmp_path):
     errors = [line[6:] for line in result.stdout.splitlines() if line.startswith("ERROR ")]
     assert errors == [message for _, message in BAD]
     assert "The number of completed handler runs kept is 1000." in result.stdout
+
+
+def test_recording_all_keeps_an_earlier_isr_break(kernels):
+    """Issue 16: `isr-watch --no-stop all` after `isr-break 14` records every
+    vector and still stops at the page fault's entry."""
+    result = batch(kernels["x86_64"], "scenario=pf-read-not-present",
+                   ["break scenario_start", "continue", "isr-break 14",
+                    "isr-watch --no-stop all", "continue", "isr-status --json"])
+    assert result.returncode == 0, result.stderr
+    assert "vector 14 #PF Page Fault on CPU 0, handler" in result.stdout
+    stop = result.doc("status")["last_stop"]
+    assert stop["kind"] == "entry" and stop["vectors"] == [14]
+
+
+def test_a_trace_reports_only_its_own_runs(kernels):
+    """Issue 16: runs an earlier isr-watch recorded are not counted by a trace
+    started later on the same vector."""
+    result = batch(kernels["x86_64"], "scenario=timer ticks=40 hz=1000",
+                   ["break scenario_start", "continue", "isr-watch --no-stop 32",
+                    "break timer_tick if timer_ticks == 20", "continue", "delete",
+                    "isr-trace 32", "break scenario_done", "continue",
+                    "isr-trace report --json"])
+    assert result.returncode == 0, result.stderr
+    timer = by_vector(result.doc("trace"))[32]
+    assert timer["first"] > 20 and timer["runs"] == timer["last"] - timer["first"] + 1
+    assert timer["runs"] < 40

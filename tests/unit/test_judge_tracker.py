@@ -28,10 +28,22 @@ def iret_at(f, sp=None, changes=None, words=None, flags=0x2, kind="iret", mnemon
     return ExitObservation(kind, 0x103000, regs, struct.pack("<5Q", *words), sp, 0, mnemonic)
 
 
-def run_once(f, observation, gate="interrupt"):
+def memory_with(f):
+    """A read() over memory that holds frame ``f`` as the CPU pushed it."""
+    words = struct.pack("<5Q", f.rip, f.cs, f.rflags, f.rsp, f.ss)
+
+    def read(address, size):
+        offset = address - f.rip_slot
+        if offset < 0 or offset + size > len(words):
+            raise OSError("not mapped")
+        return words[offset:offset + size]
+    return read
+
+
+def run_once(f, observation, gate="interrupt", read=None):
     tracker = Tracker()
     tracker.enter(0, (14,), 0x102000, gate, f, context(f))
-    return tracker.exit(0, observation)
+    return tracker.exit(0, observation, read=read)
 
 
 def rules(run):
@@ -62,14 +74,16 @@ def test_segment_and_simd():
 
 def test_error_code_not_popped():
     f = frame(error_code=0x50)
-    run = run_once(f, iret_at(f, sp=f.address))
+    words = [0x50, f.rip, f.cs, f.rflags, f.rsp]
+    run = run_once(f, iret_at(f, sp=f.address, words=words), read=memory_with(f))
     assert rules(run) == ["error-code-not-popped"]
     assert "RSP 0x8fd0 on the error code 0x50" in run.findings[0].message
 
 
 def test_stack_imbalance():
     f = frame()
-    run = run_once(f, iret_at(f, sp=f.rip_slot - 8))
+    words = [0x1234, f.rip, f.cs, f.rflags, f.rsp]
+    run = run_once(f, iret_at(f, sp=f.rip_slot - 8, words=words), read=memory_with(f))
     assert rules(run) == ["stack-imbalance-at-iret"]
     assert run.findings[0].details["bytes"] == -8
     assert "8 bytes left on the stack" in run.findings[0].message
@@ -89,10 +103,12 @@ def test_frame_modified_is_information():
     assert "resumes 3 bytes later" in run.findings[0].message
 
 
-def test_stack_not_restored():
+def test_a_rewritten_frame_is_information():
+    """exec or a signal rewrites the frame the CPU pops: RSP and RIP change on purpose."""
     f = frame()
-    run = run_once(f, iret_at(f, words=[f.rip, f.cs, f.rflags, f.rsp + 16, f.ss]))
-    assert rules(run) == ["stack-not-restored"]
+    run = run_once(f, iret_at(f, words=[f.rip + 0x40, f.cs, f.rflags, f.rsp + 16, f.ss]))
+    assert rules(run) == ["frame-modified"] and run.identity == "frame"
+    assert "RSP 0x9000 -> 0x9010 (+16)" in run.findings[0].message
 
 
 def test_interrupts_enabled_only_for_interrupt_gates():
@@ -150,3 +166,152 @@ def test_history_is_bounded():
         tracker.enter(0, (32,), 0x102000, "interrupt", f, context(f))
         tracker.exit(0, iret_at(f))
     assert len(tracker.completed) == 10 and tracker.stats[(32,)].runs == 100
+
+
+# -- run identity on real kernels ---------------------------------------------------
+
+def user_frame(address, rip, rsp, cs=0x33, ss=0x2B):
+    return InterruptFrame(address=address, bits=64, has_error_code=False, error_code=None,
+                          rip=rip, cs=cs, rflags=0x246, rsp=rsp, ss=ss, handler_cpl=0,
+                          stack_switch="RSP0", alignment_padding=0)
+
+
+def iret_from(sp, f, changes=None, cpl=0):
+    """An iret at ``sp`` (any stack) popping ``f``'s context unchanged."""
+    regs = dict(ENTRY_REGS, **(changes or {}))
+    regs.update(rsp=sp, rip=0x103000, eflags=0x2)
+    return ExitObservation("iret", 0x103000, regs,
+                           struct.pack("<5Q", f.rip, f.cs, f.rflags, f.rsp, f.ss), sp, cpl,
+                           "iretq")
+
+
+ENTRY_STACK = 0xFFFFFE0000002FD8      # Linux: one per-CPU entry stack for every user entry
+A_SPACE, B_SPACE = 0x1234000, 0x5678000
+
+
+def test_an_exit_on_another_cpu_pairs_by_context():
+    tracker = Tracker()
+    f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    run = tracker.enter(0, (32,), 0x102000, "interrupt", f, context(f), cr3=A_SPACE)
+    done = tracker.exit(1, iret_from(0xFFFFC90000013F58, f), cr3=A_SPACE)
+    assert done is run and run.identity == "context" and run.findings == ()
+
+
+def test_a_shared_entry_stack_pairs_each_process_with_its_own_return():
+    """Two processes enter from user mode on the same per-CPU entry stack; the
+    first returns only after the second (it slept), from its task stack."""
+    tracker = Tracker()
+    fa = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    fb = user_frame(ENTRY_STACK, 0x402000, 0x7FFE0000)
+    a = tracker.enter(0, (32,), 0x102000, "interrupt", fa, context(fa), cr3=A_SPACE)
+    b = tracker.enter(0, (32,), 0x102000, "interrupt", fb, context(fb), cr3=B_SPACE)
+    assert tracker.lost_runs == 0 and b.depth == 0
+    assert tracker.exit(0, iret_from(0xFFFFC90000023F58, fb), cr3=B_SPACE) is b
+    assert tracker.exit(1, iret_from(0xFFFFC90000013F58, fa), cr3=A_SPACE) is a
+    assert a.findings == () and b.findings == ()
+
+
+def test_pcid_bits_do_not_split_an_address_space():
+    tracker = Tracker()
+    f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    run = tracker.enter(0, (14,), 0x102000, "interrupt", f, context(f), cr3=A_SPACE | 0x801)
+    assert tracker.exit(0, iret_from(ENTRY_STACK, f), cr3=A_SPACE | 0x3) is run
+
+
+def test_another_address_space_does_not_pair():
+    tracker = Tracker()
+    f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    tracker.enter(0, (14,), 0x102000, "interrupt", f, context(f), cr3=A_SPACE)
+    assert tracker.exit(0, iret_from(0xFFFFC90000013F58, f), cr3=B_SPACE) is None
+    assert tracker.unmatched_exits == 1 and len(tracker.pending()) == 1
+
+
+def test_a_rewritten_frame_shared_by_two_runs_is_not_judged():
+    tracker = Tracker()
+    fa = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    fb = user_frame(ENTRY_STACK, 0x402000, 0x7FFE0000)
+    tracker.enter(0, (32,), 0x102000, "interrupt", fa, context(fa))
+    tracker.enter(0, (32,), 0x102000, "interrupt", fb, context(fb))
+    signal = user_frame(ENTRY_STACK, 0x409000, 0x7FFD0000)     # neither context
+    assert tracker.exit(0, iret_from(ENTRY_STACK, signal)) is None
+    assert dict(tracker.unmatched) == {"several open runs fit the exit": 1}
+    assert len(tracker.pending()) == 2 and not tracker.completed
+
+
+def test_an_entry_from_user_mode_nests_in_nothing():
+    tracker = Tracker()
+    syscall = user_frame(0x9000 - 40, 0x401000, 0x7FFF0000)
+    tracker.enter(0, (0x80,), 0x102000, "trap", syscall, context(syscall))
+    again = user_frame(0x9000 - 40 - 0x100, 0x401100, 0x7FFF0000)
+    assert tracker.enter(0, (32,), 0x102000, "interrupt", again, context(again)).depth == 0
+
+
+def test_kernel_stacks_side_by_side_do_not_look_nested():
+    """4 KiB per-process kernel stacks: process 1 sleeps in a syscall; the
+    timer interrupts kernel code on the stack just below, which is not its."""
+    tracker = Tracker()
+    top1, top2 = 0x20000, 0x1F000
+    p1 = user_frame(top1 - 40, 0x401000, 0x7FFF0000)
+    p2 = user_frame(top2 - 40, 0x401000, 0x7FFE0000)
+    tracker.enter(0, (0x80,), 0x102000, "trap", p1, context(p1))
+    tracker.exit(0, iret_from(p2.rip_slot, p2))            # (an exit with no entry)
+    tracker.enter(1, (0x80,), 0x102000, "trap", p2, context(p2))
+    assert tracker.stack_spacing == 0x1000
+    # the CPU 0 now runs the scheduler on its own stack below process 1's
+    sched = frame(address=top1 - 0x1000 - 0x200, rip=0x105000, rsp=top1 - 0x1000 - 0x1C0)
+    assert tracker.enter(0, (32,), 0x102100, "interrupt", sched, context(sched)).depth == 0
+    # an interrupt inside process 1's syscall handler does nest
+    tracker2 = Tracker()
+    tracker2.enter(0, (0x80,), 0x102000, "trap", p1, context(p1))
+    tracker2.enter(1, (0x80,), 0x102000, "trap", p2, context(p2))
+    inside = frame(address=top1 - 0x300, rip=0x102050, rsp=top1 - 0x2C0)
+    assert tracker2.enter(0, (32,), 0x102100, "interrupt", inside, context(inside)).depth == 1
+
+
+def test_a_context_interrupted_again_drops_the_run_that_missed_its_exit():
+    tracker = Tracker()
+    f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    first = tracker.enter(0, (32,), 0x102000, "interrupt", f, context(f), cr3=A_SPACE)
+    second = tracker.enter(0, (32,), 0x102000, "interrupt", f, context(f), cr3=A_SPACE)
+    assert first.lost and tracker.stats[(32,)].unpaired
+    assert tracker.exit(0, iret_from(ENTRY_STACK, f), cr3=A_SPACE) is second
+
+
+# -- intentional changes -----------------------------------------------------------
+
+def _explained(kind, reason=""):
+    from gdbext.restored import Restore
+
+    def explain(run, names):
+        return {name: Restore(name, kind, 0x8F00, -0x78, 0x102004, reason) for name in names}
+    return explain
+
+
+def test_a_register_restored_from_its_rewritten_slot_is_information():
+    f = user_frame(0x9000 - 40, 0x401000, 0x7FFF0000)
+    tracker = Tracker()
+    tracker.enter(0, (0x80,), 0x102000, "trap", f, context(f))
+    run = tracker.exit(0, iret_from(f.rip_slot, f, changes={"rax": 0x1}),
+                       explain=_explained("restored"))
+    assert rules(run) == ["context-changed-by-kernel"] and not run.findings[0].is_problem
+    assert "rax 0x1000 -> 0x1 from its save slot at 0x8f00 (frame-0x78, saved at 0x102004)" \
+        in run.findings[0].message
+
+
+def test_a_change_without_evidence_is_counted_not_judged():
+    f = user_frame(0x9000 - 40, 0x401000, 0x7FFF0000)
+    tracker = Tracker()
+    tracker.enter(0, (0x80,), 0x102000, "trap", f, context(f))
+    run = tracker.exit(0, iret_from(f.rip_slot, f, changes={"rax": 0x1}),
+                       explain=_explained("unknown", "the handler switched stacks"))
+    assert run.findings == () and run.verdict.unjudged == (("rax", "the handler switched stacks"),)
+    assert tracker.stats[(0x80,)].unjudged == {"the handler switched stacks": 1}
+
+
+def test_a_lost_register_is_still_an_error():
+    f = user_frame(0x9000 - 40, 0x401000, 0x7FFF0000)
+    tracker = Tracker()
+    tracker.enter(0, (0x80,), 0x102000, "trap", f, context(f))
+    run = tracker.exit(0, iret_from(f.rip_slot, f, changes={"rbx": 0x1}),
+                       explain=_explained("lost", "never saved"))
+    assert rules(run) == ["clobbered-register"]

@@ -9,7 +9,7 @@ from gdbext.render import json as render_json
 from gdbext.render.text import render_trace
 from gdbext.snapshot import X86_64
 from gdbext.trace import Trace, trace_report
-from gdbext.tracker import MAX_OPEN_PER_CPU, Tracker
+from gdbext.tracker import MAX_OPEN, NO_CONTEXT, REENTERED, Tracker
 
 from .test_judge_tracker import ENTRY_REGS, context, frame, iret_at
 
@@ -23,9 +23,15 @@ def run(tracker, vectors=TIMER, changes=None, f=None, cpu=0):
     return tracker.exit(cpu, iret_at(f, changes=changes))
 
 
-def test_report_counts_findings_per_vector_with_their_run():
+def traced(vectors, limit=None):
     tracker, trace = Tracker(), Trace()
-    trace.start([32, 0x52], None)
+    tracker.observers.append(trace.record)
+    trace.start(vectors, limit, tracker)
+    return tracker, trace
+
+
+def test_report_counts_findings_per_vector_with_their_run():
+    tracker, trace = traced([32, 0x52])
     for _ in range(3):
         run(tracker)
     bad = run(tracker, BROKEN, changes={"rbx": 0xDEAD})
@@ -42,7 +48,7 @@ def test_report_counts_findings_per_vector_with_their_run():
     assert report.runs == 5 and report.findings_total == 1
 
     text = render_trace(report)
-    assert "82 Interrupt  1     0            clobbered-register 1  #4     #4" in text
+    assert "82 Interrupt  1       0         0            clobbered-register 1  #4     #4" in text
     assert "  run #4: vector 82 Interrupt on CPU 0, frame 0x8fd0" in text
     assert "    error clobbered-register: registers changed: rbx 0x1001 -> 0xdead" in text
 
@@ -54,25 +60,63 @@ def test_report_counts_findings_per_vector_with_their_run():
     assert finding["run"]["vector"] == 0x52 and finding["run"]["rip"] == "0x101000"
 
 
-def test_limit_and_stop():
+def test_a_trace_counts_only_its_own_runs():
+    """Issue 16: runs an earlier isr-watch recorded on the same vector are not the trace's."""
     tracker, trace = Tracker(), Trace()
-    trace.start([32], 3)
-    assert [trace.account(run(tracker)) for _ in range(3)] == [False, False, True]
-    trace.stop("limit of 3 runs reached")
-    assert not trace.account(run(tracker))        # no longer counted
+    tracker.observers.append(trace.record)
+    for _ in range(3):
+        run(tracker, BROKEN, changes={"rbx": 1})     # isr-watch 0x52 before the trace
+    tracker.exit(0, iret_at(frame(address=0x7000 - 40, rsp=0x7000)))   # an exit with no entry
+    trace.start([0x52], None, tracker)
+    run(tracker, BROKEN)
     report = trace_report(trace, tracker)
-    assert report.state == "stopped" and report.counted == 3
+    assert report.runs == 1 and report.findings_total == 0 and report.findings == ()
+    assert report.kept_runs == 1 and report.unmatched_exits == 0
+    assert [(r.vectors, r.runs, r.first) for r in report.rows] == [(BROKEN, 1, 4)]
+
+
+def test_unpaired_runs_are_counted_per_vector_with_the_reason():
+    tracker, trace = traced([32])
+    f = frame()
+    tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))
+    tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))   # same context: exit missed
+    tracker.exit(0, iret_at(f))
+    tracker.exit(0, iret_at(frame(rip=0x5555)))
+    report = trace_report(trace, tracker)
+    (row,) = report.rows
+    assert row.runs == 1 and row.unpaired == {REENTERED: 1}
+    assert report.unmatched == {NO_CONTEXT: 1} and report.unpaired == 2
+    assert abs(report.unpaired_share - 2 / 3) < 1e-9
+    text = render_trace(report)
+    assert "32 Interrupt  1       1         0            -         #2     #2" in text
+    assert f"unpaired entries, {REENTERED}: 32 Interrupt: 1" in text
+    assert f"unpaired exits, {NO_CONTEXT}: 1" in text
+    assert "1 run judged" in text and "unpaired: 1 entry, 1 exit (66.67% of runs)" in text
+    doc = json.loads(render_json.dumps(render_json.trace_doc(report)))
+    assert doc["per_vector"][0]["unpaired"] == {REENTERED: 1}
+    assert doc["unmatched"] == {NO_CONTEXT: 1} and doc["unpaired"] == 2
+
+
+def test_limit_and_stop():
+    tracker, trace = traced([32], 3)
+    assert [trace.account(run(tracker)) for _ in range(3)] == [False, False, True]
+    f = frame(address=0x7000 - 48, rsp=0x7000)
+    tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))    # open at the stop
+    trace.stop("limit of 3 runs reached", tracker)
+    assert not trace.account(run(tracker))        # no longer counted
+    tracker.exit(0, iret_at(f))                   # entered while tracing: the trace's
+    report = trace_report(trace, tracker)
+    assert report.state == "stopped" and report.counted == 3 and report.runs == 4
     assert "isr-trace: stopped (limit of 3 runs reached)" in render_trace(report)
 
 
 def test_clear_keeps_runs_in_progress():
-    tracker, trace = Tracker(), Trace()
-    trace.start([32], None)
+    tracker, trace = traced([32])
     run(tracker)
     f = frame()
     tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))
     tracker.clear(keep_open=True)
-    trace.clear()
+    trace.clear(tracker)
     assert trace_report(trace, tracker).runs == 0 and len(tracker.pending()) == 1
     assert tracker.exit(0, iret_at(f)).sequence == 2       # still pairs; numbers go on
     assert trace_report(trace, tracker).rows[0].first == 2
@@ -140,8 +184,8 @@ def test_runs_that_never_exit_are_bounded():
     for i in range(10_000):
         f = frame(address=0x9000 - 48 - 64 * (i % 5000), rsp=0x9000 - 64 * (i % 5000))
         tracker.enter(i % 2, TIMER, 0x102000, "interrupt", f, context(f))
-    assert all(len(runs) <= MAX_OPEN_PER_CPU for runs in tracker.open.values())
-    assert tracker.lost_runs == 10_000 - 2 * MAX_OPEN_PER_CPU
+    assert len(tracker.open) <= MAX_OPEN
+    assert tracker.lost_runs == 10_000 - MAX_OPEN
     assert len(tracker.completed) == 0
 
 
