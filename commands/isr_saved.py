@@ -18,11 +18,21 @@ def saved_view():
     sp, rip = now[regset.sp], now[regset.pc]
     run = TRACKER.active(TARGET.cpu, sp)
     if run is None:
-        raise IsrError(f"no handler entry recorded on CPU {TARGET.cpu} encloses RSP {sp:#x}: "
-                       f"arm the vector with isr-break or isr-watch before it is delivered")
-    analyzer = Analyzer(TARGET.read_memory, run.frame.bits, att=TARGET.att_syntax)
+        # RSP may be on another stack than the frame (Linux moves to the task
+        # stack): the innermost entry still open on this CPU, which the
+        # analysis then locates from the live stack (or says it cannot).
+        running = getattr(TRACKER, "running", None)
+        still_open = (running if running is not None else TRACKER.open).get(TARGET.cpu) or []
+        run = still_open[-1] if still_open else None
+    if run is None:
+        raise IsrError(f"no handler entry is open on CPU {TARGET.cpu} (none recorded, or every "
+                       f"recorded one has returned): arm the vector with isr-break or isr-watch "
+                       f"before it is delivered")
+    analyzer = Analyzer(TARGET.read_memory, run.frame.bits, att=TARGET.att_syntax,
+                        symbolize=TARGET.symbolize, call_depth=1)
     view = saved_registers(TARGET.read_memory, run.frame.bits, run.handler, run.frame.address,
-                           rip, sp, run.entry.values, now, analyzer)
+                           rip, sp, run.entry.values, now, analyzer,
+                           error_code=run.frame.has_error_code, interrupted_rip=run.frame.rip)
     symbols = {a: TARGET.symbolize(a) for a in (view.handler,)}
     return view, run.frame.bits, symbols
 

@@ -214,7 +214,8 @@ def decode_entry(target, view: CpuView, handler: int, sp: int, cs: int) -> Entry
     if frame is None:
         ctx = FrameContext(data, lambda address: view.is_mapped(target, address), view.gdt,
                            handler_cpl=cs & 3, gate_ist=gates.ist,
-                           long_mode=view.cpu.mode is CpuMode.LONG)
+                           long_mode=view.cpu.mode is CpuMode.LONG,
+                           cr2=lambda: target.registers(("cr2",), optional=True).get("cr2"))
         single = gates.vectors[0] if len(gates.vectors) == 1 else None
         frame = decode_frame(ctx, sp, bits, vector=single)
         if key is not None:

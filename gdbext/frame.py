@@ -101,6 +101,9 @@ class FrameContext:
     handler_cpl: int = 0
     gate_ist: int = 0
     long_mode: bool = True
+    # CR2 now (read only when needed): a #PF on an instruction fetch has RIP
+    # in the page it could not fetch, and 32-bit paging has no I/D bit to say so
+    cr2: Optional[Callable[[], Optional[int]]] = None
 
 
 def _canonical(address: int) -> bool:
@@ -180,12 +183,33 @@ def _check_rip(ctx: FrameContext, rip: int, long64: Optional[bool], problems: Li
         problems.append(f"RIP {rip:#x} is not mapped")
 
 
-def _try_layout(ctx: FrameContext, address: int, bits: int, with_error_code: bool):
+PF_FETCH = 0x10        # #PF error code I/D: the fault was an instruction fetch
+
+
+def fetch_fault(ctx: FrameContext, vector: Optional[int], error_code: Optional[int],
+                rip: int) -> Optional[str]:
+    """Why an unmapped RIP is expected in this frame, or None: only a #PF on
+    an instruction fetch faults on RIP's own page (I/D=1 with NX on; without
+    NX, 32-bit paging, I/D stays 0 and CR2 = RIP is the sign; an instruction
+    crossing into the next page has CR2 a few bytes above RIP)."""
+    if vector != 14 or error_code is None:
+        return None
+    if error_code & PF_FETCH:
+        return "instruction fetch (#PF error code I/D=1)"
+    cr2 = ctx.cr2() if ctx.cr2 is not None else None
+    if cr2 is not None and 0 <= cr2 - rip < 16:
+        return "instruction fetch (CR2 = RIP" + (f"+{cr2 - rip}" if cr2 != rip else "") + ")"
+    return None
+
+
+def _try_layout(ctx: FrameContext, address: int, bits: int, with_error_code: bool,
+                vector: Optional[int] = None):
     """(fields, problems) for one layout; fields is None when unreadable."""
     slot = bits // 8
     fmt = "<Q" if bits == 64 else "<I"
     base_words = (1 if with_error_code else 0) + 3 + (2 if bits == 64 else 0)
     problems: List[str] = []
+    fetch = None
     name = "with error code" if with_error_code else "without error code"
     try:
         data = ctx.read(address, base_words * slot)
@@ -213,9 +237,16 @@ def _try_layout(ctx: FrameContext, address: int, bits: int, with_error_code: boo
             _check_stack_selector(ctx, ss, cpl, False, problems)
     if not problems:
         _check_rip(ctx, rip, long64, problems)
+        if problems and problems[-1].endswith("is not mapped"):
+            why = fetch_fault(ctx, vector, error_code, rip)
+            if why is not None:
+                problems.pop()
+                fetch = f"RIP {rip:#x} is not mapped: expected, the fault was an {why}"
     if with_error_code and error_code is not None and bits == 64 and error_code >> 32:
         problems.append(f"error code {error_code:#x} is wider than 32 bits")
     fields = dict(error_code=error_code, rip=rip, cs=cs, rflags=rflags, rsp=rsp, ss=ss)
+    if fetch is not None:
+        fields["notes"] = (fetch,)
     return fields, [f"{name}: {p}" for p in problems]
 
 
@@ -226,7 +257,7 @@ def decode_frame(ctx: FrameContext, address: int, bits: int,
     expects = vector_info(vector).pushes_error_code if vector is not None else None
     results = {}
     for with_ec in (True, False):
-        results[with_ec] = _try_layout(ctx, address, bits, with_ec)
+        results[with_ec] = _try_layout(ctx, address, bits, with_ec, vector)
     valid = [ec for ec, (fields, problems) in results.items() if fields and not problems]
     if not valid:
         reasons = [p for ec in (True, False) for p in results[ec][1]]
@@ -245,6 +276,8 @@ def decode_frame(ctx: FrameContext, address: int, bits: int,
     elif expects is False and chosen:
         notes.append(f"an error code is on the stack, but vector {label} does not push one")
     fields, _ = results[chosen]
+    fields = dict(fields)
+    notes += list(fields.pop("notes", ()))
     rejected = tuple(results[not chosen][1])
     frame = InterruptFrame(address=address, bits=bits, has_error_code=chosen, notes=(),
                            handler_cpl=ctx.handler_cpl, stack_switch=None,

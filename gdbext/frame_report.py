@@ -128,7 +128,7 @@ def describe_frame(target, cpu: CpuState, view: Optional[IdtView], source: str, 
     ists = {g.ist for g in gates}
     ctx = FrameContext(target.read_memory, target.is_mapped, gdt, handler_cpl=cpu.cpl,
                        gate_ist=ists.pop() if len(ists) == 1 else 0,
-                       long_mode=cpu.mode is CpuMode.LONG)
+                       long_mode=cpu.mode is CpuMode.LONG, cr2=lambda: cpu.control.get("cr2"))
     single = vectors[0] if len(vectors) == 1 else None
     frame = decode_frame(ctx, address, bits, vector=single)
     notes = list(frame.notes)

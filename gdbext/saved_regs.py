@@ -1,13 +1,24 @@
 """`isr-saved`: the registers a handler keeps on its stack, found by executing
 its code abstractly from the entry to where the CPU is now, then read back
-from the live stack."""
+from the live stack.
+
+Where the handler's stack is not the entry stack any more (Linux copies
+pt_regs from the per-CPU entry stack to the task stack and switches to it),
+the slots are located from the live stack: the return address of the
+handler's call into the C function below RSP tells which depth RSP was at
+the call, and the copied interrupt frame (its RIP equal to the interrupted
+RIP) proves the copy before any slot is shown there.
+"""
 
 import struct
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from .errors import IsrError, TargetMemoryError
+from .stack_machine import SWITCHED, MachineState
 from .static_check import Analyzer
+
+SEARCH_BYTES = 16 * 1024        # how far above RSP a return address into the handler is sought
 
 
 @dataclass(frozen=True)
@@ -36,63 +47,130 @@ class SavedView:
     via_call: Optional[int]          # the handler's call site when RIP is in a callee
     slots: Tuple[SavedSlot, ...]
     lost: Tuple[Tuple[str, int, int], ...]   # (register, interrupted value, now)
+    notes: Tuple[str, ...] = ()      # where the slots were found when the stack moved
 
 
-def _choose_state(analyzer: Analyzer, handler: int, frame: int, rip: int, sp: int, read):
+@dataclass
+class _Where:
+    """The abstract state at the CPU's position, and how depths map to addresses."""
+    state: MachineState
+    via_call: Optional[int]
+    rsp_depth: Optional[int] = None     # the depth (or mirrored depth) live RSP stands at
+    rsp: Optional[int] = None           # ... and its address
+
+
+def _return_addresses(read, sp: int, slot: int) -> Dict[int, int]:
+    """{value: lowest address} of the words from RSP up (until unreadable)."""
+    fmt = "<Q" if slot == 8 else "<I"
+    found: Dict[int, int] = {}
+    address = sp
+    while address < sp + SEARCH_BYTES:
+        size = min(0x1000 - address % 0x1000, sp + SEARCH_BYTES - address)
+        try:
+            data = read(address, size)
+        except TargetMemoryError:
+            break
+        for i in range(0, len(data) - slot + 1, slot):
+            found.setdefault(struct.unpack_from(fmt, data, i)[0], address + i)
+        address += size
+    return found
+
+
+def _position(analyzer: Analyzer, flow, states, frame: int, rip: int, sp: int, read) -> _Where:
     """The handler's abstract state where the CPU is: at RIP with the live
     stack depth, or at the call whose return address is on the live stack."""
-    code, states = analyzer.states_at(handler)
-    depth = frame - sp
-    for state in states.get(rip, []):
-        if state.depth == depth:
-            return state, None, code
-    if rip in states and states[rip]:
-        return states[rip][0], None, code
     slot = analyzer.machine.slot
-    fmt = "<Q" if slot == 8 else "<I"
-    try:
-        stack = read(sp, max(0, frame - sp))
-    except TargetMemoryError:
-        stack = b""
-    on_stack = {struct.unpack_from(fmt, stack, i)[0]: sp + i
-                for i in range(0, len(stack) - slot + 1, slot)}
-    calls = [insn for insn in code.insns.values()
-             if insn.mnemonic.startswith("call") and insn.next in on_stack]
-    # the outermost: the handler's own call, nearest its frame
-    for insn in sorted(calls, key=lambda i: -on_stack[i.next]):
+    depth = frame - sp
+    here = states.get(rip, [])
+    for state in here:
+        if state.depth == depth:
+            return _Where(state, None, depth, sp)
+    for state in here:
+        if state.depth is None and state.relocated is not None:
+            return _Where(state, None, state.relocated[0], sp)
+    if here:
+        return _Where(here[0], None)
+    on_stack = _return_addresses(read, sp, slot)
+    calls = [insn for insn in flow.insns.values()
+             if insn.mnemonic.startswith("call") and insn.next in on_stack
+             and insn.target not in flow.followed]
+    # the innermost: the handler's call nearest RSP (C code sits below it)
+    for insn in sorted(calls, key=lambda i: on_stack[i.next]):
+        at = on_stack[insn.next]
         candidates = states.get(insn.address, [])
         for state in candidates:
-            if state.depth is not None and frame - state.depth - slot == on_stack[insn.next]:
-                return state, insn.address, code
+            if state.depth is not None and frame - state.depth - slot == at:
+                return _Where(state, insn.address, state.depth, at + slot)
+        for state in candidates:
+            if state.depth is None and state.relocated is not None:
+                return _Where(state, insn.address, state.relocated[0], at + slot)
         if candidates:
-            return candidates[0], insn.address, code
-    raise IsrError(f"RIP {rip:#x} is neither in the handler's code at {handler:#x} nor below "
-                   f"one of its calls on the stack: cannot tell what it saved")
+            return _Where(candidates[0], insn.address)
+    raise IsrError(f"RIP {rip:#x} is neither in the handler's code at {flow.entry:#x} nor below "
+                   f"one of its calls on the stack (searched {SEARCH_BYTES // 1024} KiB above "
+                   f"RSP {sp:#x}): cannot tell what it saved")
 
 
 def saved_registers(read, bits: int, handler: int, frame: int, rip: int, sp: int,
                     interrupted: Dict[str, int], now: Dict[str, int],
-                    analyzer: Optional[Analyzer] = None) -> SavedView:
+                    analyzer: Optional[Analyzer] = None, error_code: Optional[bool] = None,
+                    interrupted_rip: Optional[int] = None) -> SavedView:
     analyzer = analyzer or Analyzer(read, bits)
-    state, via_call, code = _choose_state(analyzer, handler, frame, rip, sp, read)
+    flow, states = analyzer.states_at(handler, error_code)
+    where = _position(analyzer, flow, states, frame, rip, sp, read)
+    state = where.state
     slot = analyzer.machine.slot
     fmt = "<Q" if slot == 8 else "<I"
+    notes: List[str] = []
+
+    def word(address):
+        try:
+            return struct.unpack(fmt, read(address, slot))[0]
+        except TargetMemoryError:
+            return None
+
+    # depth -> address on the stack the slots are on now
+    switched = state.depth is None and state.relocated is not None and where.rsp is not None
+    mirrored = False
+    if switched:
+        mirror = where.rsp + where.rsp_depth
+        rip_depth = -slot if error_code else 0
+        copied_rip = word(mirror - rip_depth)
+        mirrored = interrupted_rip is not None and copied_rip == interrupted_rip
+        insn = flow.insns.get(state.relocated[1])
+        switch = f"`{analyzer.text(insn)}` at {state.relocated[1]:#x}" if insn else \
+            f"{state.relocated[1]:#x}"
+        if mirrored:
+            notes.append(f"the handler switched stacks at {switch} to a copy of its entry "
+                         f"stack (the interrupt frame is copied at {mirror - rip_depth:#x}, "
+                         f"RIP {copied_rip:#x} as interrupted): the saved registers are shown "
+                         f"in the copy, frame offsets as on the entry stack")
+        else:
+            notes.append(f"the handler switched stacks at {switch}; the registers it saved "
+                         f"before are shown where it saved them, on the entry stack below the "
+                         f"frame at {frame:#x} (no copy of the frame was found on the new stack)")
     slots: List[SavedSlot] = []
     holding = set()
     for depth, token in state.slots:
         if token[0] != "orig" or depth <= 0:
             continue
-        address = frame - depth
-        try:
-            value = struct.unpack(fmt, read(address, slot))[0]
-        except TargetMemoryError:
-            value = None
-        insn = code.insns.get(token[2])
-        slots.append(SavedSlot(address, -depth, token[1], value, interrupted.get(token[1]),
+        if depth >= SWITCHED // 2:
+            if not switched:
+                continue
+            address = where.rsp + where.rsp_depth - (depth - SWITCHED)
+            offset = address - (where.rsp + where.rsp_depth) if mirrored else -(depth - SWITCHED)
+        elif mirrored:
+            address = where.rsp + where.rsp_depth - depth
+            offset = -depth
+        else:
+            address = frame - depth
+            offset = -depth
+        insn = flow.insns.get(token[2])
+        slots.append(SavedSlot(address, offset, token[1], word(address), interrupted.get(token[1]),
                                token[2], analyzer.text(insn) if insn else "", slot))
         holding.add(token[1])
     if state.simd_saved is not None:
-        insn = code.insns.get(state.simd_saved)
+        insn = flow.insns.get(state.simd_saved)
         depth = state.simd_save_depth
         slots.append(SavedSlot(frame - depth if depth is not None else 0,
                                -depth if depth is not None else 0, "x87/SSE state", None, None,
@@ -100,5 +178,5 @@ def saved_registers(read, bits: int, handler: int, frame: int, rip: int, sp: int
     lost = tuple((name, value, now[name]) for name, value in interrupted.items()
                  if name in now and now[name] != value and name not in holding
                  and name in analyzer.machine.gprs + ("ds", "es", "fs", "gs"))
-    return SavedView(handler, frame, rip, via_call,
-                     tuple(sorted(slots, key=lambda s: s.address)), lost)
+    return SavedView(handler, frame, rip, where.via_call,
+                     tuple(sorted(slots, key=lambda s: s.address)), lost, tuple(notes))

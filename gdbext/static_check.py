@@ -82,7 +82,7 @@ class Analyzer:
 
     def __init__(self, read: Callable[[int, int], bytes], bits: int, att: bool = False,
                  symbolize: Optional[Callable[[int], Optional[str]]] = None,
-                 seconds: float = TOTAL_SECONDS):
+                 seconds: float = TOTAL_SECONDS, call_depth: int = MAX_CALL_DEPTH):
         self.read = read
         self.bits = bits
         self.att = att          # show instructions in AT&T syntax (GDB's default flavor)
@@ -94,6 +94,7 @@ class Analyzer:
         self.code: Dict[int, HandlerCode] = {}
         self.flows: Dict[int, Flow] = {}
         self.deadline = time.monotonic() + seconds
+        self.call_depth = call_depth     # callee levels analysed (isr-saved needs only the first)
         self.budget_notes: List[str] = []
 
     def name(self, address: int) -> str:
@@ -142,7 +143,7 @@ class Analyzer:
             return FunctionFacts(0, unknown=True)
         if address in self.functions:
             return self.functions[address]
-        if level > MAX_CALL_DEPTH or time.monotonic() > self.deadline:
+        if level > self.call_depth or time.monotonic() > self.deadline:
             return FunctionFacts(address, unknown=True)     # not cached: may be seen closer
         facts = FunctionFacts(address)
         self.functions[address] = facts       # recursion ends here

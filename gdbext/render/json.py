@@ -171,7 +171,7 @@ def saved_doc(view) -> Dict[str, Any]:
                         "saved_by": hex_or_none(s.saved_by), "instruction": s.instruction,
                         "size": s.size} for s in view.slots],
                     lost=[{"register": n, "interrupted": hex_or_none(a), "now": hex_or_none(b)}
-                          for n, a, b in view.lost])
+                          for n, a, b in view.lost], notes=list(view.notes))
 
 
 def arming_dict(arming) -> Dict[str, Any]:

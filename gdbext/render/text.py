@@ -317,6 +317,7 @@ def render_saved(view, bits: int, symbols, style: Style = PLAIN) -> str:
         lines.append(style("bad", "changed and not saved (the interrupted code will miss them):"))
         for name, before, now in view.lost:
             lines.append(f"  {name}: {before:#x} at entry, now {now:#x}")
+    lines += [f"note: {note}" for note in getattr(view, "notes", ())]
     return "\n".join(lines)
 
 

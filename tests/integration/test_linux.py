@@ -143,9 +143,6 @@ def test_user_page_fault_on_fresh_mmap_memory(linux):
     assert frame["rejected"] and all(r.startswith("without error code") for r in frame["rejected"])
 
 
-@pytest.mark.xfail(strict=True, reason="gdbext/frame.py rejects every frame whose RIP is not "
-                   "mapped, but an instruction-fetch #PF has exactly that: 'no plausible "
-                   "interrupt frame' for a valid frame")
 def test_instruction_fetch_page_fault(linux):
     """/init's first instruction is on a page the kernel maps only when the
     CPU fetches it: the #PF frame's RIP is that unmapped address (= CR2)."""

@@ -164,3 +164,36 @@ def test_without_gdt_checks_still_apply():
 
 def test_rflags_names():
     assert rflags_names(0x3246) == ["PF", "ZF", "IF", "IOPL=3"]
+
+
+# An instruction-fetch #PF has RIP on the page the CPU could not fetch.
+UNMAPPED = 0x40000000
+
+
+def test_instruction_fetch_fault_with_nx_has_rip_unmapped():
+    memory, at = stack64(0x14, UNMAPPED, 0x1B, 0x202, 0x7FF0, 0x23)
+    frame = decode_frame(context(memory), at, 64, vector=14)
+    assert frame.has_error_code and frame.error_code == 0x14 and frame.rip == UNMAPPED
+    assert frame.notes == (f"RIP {UNMAPPED:#x} is not mapped: expected, the fault was an "
+                           f"instruction fetch (#PF error code I/D=1)",)
+
+
+def test_instruction_fetch_fault_without_nx_is_told_by_cr2():
+    """32-bit paging has no NX: I/D stays 0, and CR2 = RIP says it was a fetch."""
+    memory, at = stack32(0x4, UNMAPPED, 0x1B, 0x202, 0x7000, 0x23)
+    ctx = context(memory, GDT32, long_mode=False)
+    ctx.cr2 = lambda: UNMAPPED
+    frame = decode_frame(ctx, at, 32, vector=14)
+    assert frame.has_error_code and frame.error_code == 4 and frame.rip == UNMAPPED
+    assert frame.notes == (f"RIP {UNMAPPED:#x} is not mapped: expected, the fault was an "
+                           f"instruction fetch (CR2 = RIP)",)
+
+
+@pytest.mark.parametrize("vector,error_code,cr2", [(14, 0x4, 0x1000), (14, 0x4, None),
+                                                    (13, 0x10, UNMAPPED)])
+def test_unmapped_rip_is_rejected_unless_a_fetch_fault(vector, error_code, cr2):
+    memory, at = stack32(error_code, UNMAPPED, 0x1B, 0x202, 0x7000, 0x23)
+    ctx = context(memory, GDT32, long_mode=False)
+    ctx.cr2 = lambda: cr2
+    with pytest.raises(NoPlausibleFrame, match=f"RIP {UNMAPPED:#x} is not mapped"):
+        decode_frame(ctx, at, 32, vector=vector)
