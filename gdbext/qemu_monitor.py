@@ -113,3 +113,16 @@ def parse_byte_dump(text: str, address: int, size: int) -> bytes:
         first = text.strip().splitlines()[0] if text.strip() else "no output"
         raise MonitorParseError(f"memory dump of {size} bytes at {address:#x} failed: {first}")
     return bytes(data[:size])
+
+
+# "kvm support: enabled" / "disabled" / "not compiled" (QEMU 2.x to 10)
+_KVM_LINE = re.compile(r"^kvm support:\s*(enabled|disabled|not compiled)\s*$", re.M | re.I)
+
+
+def parse_info_kvm(text: str) -> bool:
+    """Whether ``info kvm`` says the VM runs under KVM (not TCG)."""
+    match = _KVM_LINE.search(text)
+    if match is None:
+        first = text.strip().splitlines()[0] if text.strip() else "no output"
+        raise MonitorParseError(f"not 'info kvm' output: {first}")
+    return match.group(1).lower() == "enabled"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from gdbext.qemu_monitor import MonitorParseError, parse_info_registers
+from gdbext.qemu_monitor import MonitorParseError, parse_info_kvm, parse_info_registers
 from gdbext.x86 import CpuMode
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -74,3 +74,19 @@ def test_cpu_number_is_read():
 def test_not_info_registers():
     with pytest.raises(MonitorParseError, match="not 'info registers' output: unknown command"):
         parse_info_registers("unknown command: 'info regsiters'\n")
+
+
+# `info kvm` as QEMU 7.2 and 10.0 print it (the gdbstub relays "\r\n" too).
+@pytest.mark.parametrize("text, kvm", [
+    ("kvm support: enabled\r\n", True),
+    ("kvm support: disabled\r\n", False),
+    ("kvm support: not compiled\n", False),
+])
+def test_info_kvm(text, kvm):
+    assert parse_info_kvm(text) is kvm
+
+
+@pytest.mark.parametrize("text", ["", "unknown command: 'info kvm'\n", "kvm support: maybe\n"])
+def test_info_kvm_rejects_other_replies(text):
+    with pytest.raises(MonitorParseError, match="not 'info kvm' output"):
+        parse_info_kvm(text)
