@@ -1,0 +1,218 @@
+"""The trace plugin's ring file, read by gdbext.plugin_ring: a fake producer
+here writes what plugin/isrdbg_trace.c writes (layout plugin/ring.h)."""
+
+import struct
+
+import pytest
+
+from gdbext.errors import TargetMemoryError
+from gdbext.plugin_ring import (F_MAPPED_Q0, H_APPLIED_GEN, H_DROPPED, H_HEAD, H_RECORDED,
+                                H_TAIL, H_WATCH_COUNT, KIND_ENTRY, KIND_EXIT, R_SEQ, Ring,
+                                RingError, Watch)
+
+HEADER_SIZE, MAX_WATCH, WATCH_SIZE = 4096, 4096, 16
+R_REGS, REG_BYTES, STACK_BYTES = 48, 640, 512
+RECORD_SIZE = R_REGS + REG_BYTES + STACK_BYTES
+
+REGS64 = (("rax", 8), ("rbx", 8), ("rcx", 8), ("rdx", 8), ("rsi", 8), ("rdi", 8), ("rbp", 8),
+          ("rsp", 8), ("r8", 8), ("r9", 8), ("r10", 8), ("r11", 8), ("r12", 8), ("r13", 8),
+          ("r14", 8), ("r15", 8), ("rip", 8), ("eflags", 4), ("cs", 4), ("ss", 4), ("ds", 4),
+          ("es", 4), ("fs", 4), ("gs", 4), ("fs_base", 8), ("gs_base", 8), ("k_gs_base", 8),
+          ("cr3", 8), ("fctrl", 4), ("fstat", 4), ("mxcsr", 4), ("xmm0", 16), ("xmm15", 16))
+
+
+class FakePlugin:
+    """Writes a ring as the plugin does: header, register table, records
+    claimed with the same protocol (one producer here)."""
+
+    def __init__(self, slots=8, registers=REGS64):
+        self.slots = slots
+        self.watch_offset = HEADER_SIZE
+        self.ring_offset = HEADER_SIZE + MAX_WATCH * WATCH_SIZE
+        self.buffer = bytearray(self.ring_offset + slots * RECORD_SIZE)
+        b = self.buffer
+        b[0:8] = b"ISRDBGR1"
+        struct.pack_into("<IIIIIIII", b, 8, 1, HEADER_SIZE, RECORD_SIZE, slots, MAX_WATCH,
+                         4, 1, len(registers))
+        struct.pack_into("<IIQQ", b, 40, 448, 64, self.watch_offset, self.ring_offset)
+        struct.pack_into("<III", b, 64, 1, 0, 0)
+        struct.pack_into("<II", b, 72, R_REGS, R_REGS + REG_BYTES)
+        b[80:86] = b"x86_64"
+        self.layout = {}
+        offset = 0
+        for i, (name, size) in enumerate(registers):
+            entry = 512 + i * 24
+            b[entry:entry + len(name)] = name.encode()
+            struct.pack_into("<II", b, entry + 16, offset, size)
+            self.layout[name] = (offset, size)
+            offset += (size + 7) & ~7
+        for i in range(slots):
+            struct.pack_into("<Q", b, self.ring_offset + i * RECORD_SIZE + R_SEQ, i)
+
+    def u64(self, offset):
+        return struct.unpack_from("<Q", self.buffer, offset)[0]
+
+    def add(self, offset, value):
+        struct.pack_into("<Q", self.buffer, offset, self.u64(offset) + value)
+
+    def claim(self):
+        pos = self.u64(H_HEAD)
+        at = self.ring_offset + (pos % self.slots) * RECORD_SIZE
+        if self.u64(at + R_SEQ) != pos:
+            self.add(H_DROPPED, 1)      # not read yet: full
+            return None, None
+        struct.pack_into("<Q", self.buffer, H_HEAD, pos + 1)
+        return pos, at
+
+    def record(self, pc, tag, registers, stack_address, stack, cpu=0, kind=KIND_ENTRY,
+               flags=0, commit=True):
+        pos, at = self.claim()
+        if at is None:
+            return None
+        struct.pack_into("<QIIIIQI", self.buffer, at + 8, pc, tag, cpu, flags, len(stack),
+                         stack_address, kind)
+        for name, value in registers.items():
+            offset, size = self.layout[name]
+            self.buffer[at + R_REGS + offset:at + R_REGS + offset + size] = \
+                value.to_bytes(size, "little")
+        base = at + R_REGS + REG_BYTES
+        self.buffer[base:base + len(stack)] = stack
+        self.add(H_RECORDED, 1)
+        if commit:
+            self.commit(pos)
+        return pos
+
+    def commit(self, pos):
+        at = self.ring_offset + (pos % self.slots) * RECORD_SIZE
+        struct.pack_into("<Q", self.buffer, at + R_SEQ, pos + 1)
+
+    def apply(self):
+        """What the plugin does when a vCPU resumes after GDB changed the table."""
+        struct.pack_into("<Q", self.buffer, H_APPLIED_GEN, self.u64(128))
+
+    def table(self):
+        count = struct.unpack_from("<I", self.buffer, H_WATCH_COUNT)[0]
+        return [Watch(*struct.unpack_from("<QII", self.buffer, self.watch_offset + i * 16))
+                for i in range(count)]
+
+
+def frame(*words):
+    return struct.pack(f"<{len(words)}Q", *words)
+
+
+def test_the_header_describes_the_records():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    assert (ring.slots, ring.record_size, ring.api_version, ring.target, ring.vcpus) == \
+        (8, RECORD_SIZE, 4, "x86_64", 1)
+    names = [name for name, _, _ in ring.registers_layout()]
+    assert names[:3] == ["rax", "rbx", "rcx"] and "xmm15" in names
+    assert ring.counters().recorded == 0 and ring.drain() == []
+
+
+def test_records_come_out_in_order_with_their_registers_and_stack():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    regs = {"rax": 1, "rbx": 0x1122334455667788, "rsp": 0x7FD8, "cs": 8, "cr3": 0x12D000,
+            "xmm15": (1 << 127) | 5}
+    plugin.record(0x103000, 7, regs, 0x7FD8, frame(0x101234, 8, 0x202, 0x8000, 0x10),
+                  flags=F_MAPPED_Q0)
+    plugin.record(0x103040, 8, dict(regs, rax=2), 0x7F00, bytes(range(200)), cpu=1,
+                  kind=KIND_EXIT)
+    first, second = ring.drain()
+    assert (first.position, first.pc, first.tag, first.cpu, first.kind) == \
+        (0, 0x103000, 7, 0, KIND_ENTRY)
+    assert first.registers["rbx"] == 0x1122334455667788 and first.registers["cr3"] == 0x12D000
+    assert first.registers["xmm15"] == (1 << 127) | 5 and first.registers["r12"] == 0
+    assert first.read(0x7FE0, 8) == struct.pack("<Q", 8)
+    assert first.mapped(0x101234) is True and first.mapped(8) is False
+    assert first.mapped(0x999) is None      # not a word the plugin probed
+    assert (second.position, second.cpu, second.kind, second.registers["rax"]) == \
+        (1, 1, KIND_EXIT, 2)
+    assert second.read(0x7F10, 4) == bytes(range(16, 20))
+    with pytest.raises(TargetMemoryError):
+        second.read(0x7F00 + 198, 4)        # past what was recorded
+    with pytest.raises(TargetMemoryError):
+        second.read(0x7EFF, 1)
+    assert ring.drain() == []
+    assert struct.unpack_from("<Q", plugin.buffer, H_TAIL)[0] == 2
+
+
+def test_a_full_ring_drops_and_counts_and_frees_slots_once_read():
+    plugin = FakePlugin(slots=4)
+    ring = Ring(plugin.buffer)
+    for i in range(6):
+        plugin.record(0x1000 + i, 1, {"rsp": 0x8000}, 0x8000, b"")
+    counters = ring.counters()
+    assert (counters.recorded, counters.dropped, counters.pending) == (4, 2, 4)
+    assert [r.pc for r in ring.drain()] == [0x1000, 0x1001, 0x1002, 0x1003]
+    # the slots are the plugin's again: the next events go through
+    assert plugin.record(0x2000, 1, {"rsp": 0x8000}, 0x8000, b"") == 4
+    assert [r.pc for r in ring.drain()] == [0x2000]
+    assert ring.counters().dropped == 2
+
+
+def test_a_record_still_being_written_stops_the_drain_until_it_is_done():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    pending = plugin.record(0x1000, 1, {}, 0, b"", commit=False)
+    plugin.record(0x2000, 1, {}, 0, b"")
+    assert ring.drain() == []
+    plugin.commit(pending)
+    assert [r.pc for r in ring.drain()] == [0x1000, 0x2000]
+
+
+def test_drain_takes_at_most_limit_records():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    for i in range(5):
+        plugin.record(i, 1, {}, 0, b"")
+    assert [r.pc for r in ring.drain(limit=2)] == [0, 1]
+    assert [r.pc for r in ring.drain()] == [2, 3, 4]
+
+
+def test_watches_are_published_as_a_new_generation_the_plugin_applies():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    watches = [Watch(0x103000, 1, KIND_ENTRY), Watch(0x103040, 2, KIND_EXIT)]
+    first = ring.set_watches(watches)
+    assert plugin.table() == watches and ring.watch_generation == first
+    assert not ring.applied
+    plugin.apply()
+    assert ring.applied
+    second = ring.set_watches(watches[:1])
+    assert second > first and plugin.table() == watches[:1] and not ring.applied
+
+
+def test_too_many_watches_are_refused_and_change_nothing():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    ring.set_watches([Watch(1, 1, KIND_ENTRY)])
+    generation = ring.watch_generation
+    with pytest.raises(Exception, match="at most 4096"):
+        ring.set_watches([Watch(i, i, KIND_ENTRY) for i in range(4097)])
+    assert ring.watch_generation == generation and plugin.table() == [Watch(1, 1, KIND_ENTRY)]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b.__setitem__(slice(0, 8), b"NOTARING"), "bad magic"),
+    (lambda b: struct.pack_into("<I", b, 8, 2), "layout 2"),
+    (lambda b: struct.pack_into("<I", b, 20, 6), "sizes"),
+    (lambda b: struct.pack_into("<I", b, 20, 1 << 20), "sizes"),
+])
+def test_a_file_that_is_no_ring_of_this_layout_is_refused(damage, message):
+    plugin = FakePlugin()
+    damage(plugin.buffer)
+    with pytest.raises(RingError, match=message):
+        Ring(plugin.buffer)
+
+
+def test_a_short_file_is_refused():
+    with pytest.raises(RingError, match="too short"):
+        Ring(bytearray(100))
+
+
+def test_no_registers_before_the_first_vcpu_started():
+    plugin = FakePlugin(registers=())
+    ring = Ring(plugin.buffer)
+    assert ring.registers_layout() == ()
