@@ -17,5 +17,7 @@ def register():
                    isr_saved, isr_check, isr_status, isr_trace, isr_functions):
         module.register()
     mi.register()   # last: the GDB/MI commands wrap the commands registered above
+    from . import lifecycle
+    lifecycle.register()
     _registered = True
     return True

@@ -91,10 +91,9 @@ Runs are recorded for vectors armed with isr-break or isr-watch."""
 
     def _live(self):
         """(run, registers now, saved copies) when stopped inside a tracked handler."""
-        try:
-            TARGET.require_stopped()
-        except IsrError:
-            raise
+        if not TARGET.connected:
+            return None         # the target is gone: its recorded runs remain
+        TARGET.require_stopped()
         regset = register_set(TARGET.address_bits)
         now = TARGET.registers(regset.at_exit, optional=True)
         run = TRACKER.active(TARGET.cpu, now[regset.sp], now.get("cs", 0) & 3)

@@ -35,7 +35,7 @@ isr-watch exit).  Works while the target runs."""
                       last_stop=REGISTRY.last_stop)
         inferior = gdb.selected_inferior()
         thread = gdb.selected_thread()
-        if inferior.connection is None or thread is None or not inferior.is_valid():
+        if not TARGET.connected:
             return Status("no target", **common)
         cpu = TARGET.cpu
         if thread.is_running():

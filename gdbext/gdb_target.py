@@ -88,13 +88,28 @@ class GdbTarget:
         self.register_packet = True     # `set isr register-packet`
         self._stop_cpu = None
         self._stop_bits = None
+        # Why the last target went away ("the target exited: QEMU status 3
+        # ..."), until a new one is connected (commands/lifecycle.py).
+        self.gone: Optional[str] = None
 
     # -- state checks -------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        # connection_num, not connection: no gdb.TargetConnection object is
+        # made just to ask (see processes.GDB_END_SIGNAL for what they cost)
+        inferior = gdb.selected_inferior()
+        return (inferior.is_valid() and inferior.connection_num is not None
+                and gdb.selected_thread() is not None)
+
+    def forget_connection(self) -> None:
+        """The target went away: hold nothing of its connection."""
+        self._wire = None
+
     def require_stopped(self) -> None:
         """Raise ``TargetError`` unless a target is connected and stopped."""
-        inferior = gdb.selected_inferior()
-        thread = gdb.selected_thread()
-        if inferior.connection is None or thread is None or not inferior.is_valid():
+        if not self.connected:
+            if self.gone:
+                raise TargetError(f"no target connected ({self.gone})")
             raise TargetError("no target connected (start one with `isrdbg gdb KERNEL` "
                               "or `target remote ...`)")
         self.require_not_running()
@@ -124,10 +139,17 @@ class GdbTarget:
         thread = gdb.selected_thread()
         if thread is None:
             return 0
-        connection = gdb.selected_inferior().connection
-        if connection is not None and connection.type == "remote" and thread.ptid[1] > 0:
+        if thread.ptid[1] > 0 and self._is_remote():
             return thread.ptid[1] - 1
         return thread.num - 1
+
+    @staticmethod
+    def _is_remote() -> bool:
+        """A remote stub (QEMU's), where thread ids are CPU numbers + 1."""
+        inferior = gdb.selected_inferior()
+        if inferior.connection_num is None:
+            return False
+        return inferior.connection.type == "remote"
 
     @property
     def architecture(self) -> str:
@@ -306,8 +328,9 @@ class GdbTarget:
         name = text.split(" in section ")[0]
         return name.replace(" + ", "+") if "+" in name else f"{name}+0"
 
-    @staticmethod
-    def _target_error(error: gdb.error) -> TargetError:
+    def _target_error(self, error: gdb.error) -> TargetError:
         if _is_connection_lost(error):
+            if self.gone:   # isrdbg knows why (commands/lifecycle.py)
+                return TargetError(f"lost the connection to the target: {self.gone}")
             return TargetError("lost the connection to the target (did QEMU exit?)")
         return TargetError(str(error).splitlines()[0] if str(error) else "target error")

@@ -17,7 +17,8 @@ from ..errors import IsrError, UsageError
 from . import processes
 from .boot import DEFAULT_MEMORY, MAX_CPUS, BootSpec
 from .elf import ARCHES
-from .gdb_launch import gdb_argv, gdb_environment, parse_attach, setup_commands
+from .gdb_launch import (batch_script, gdb_argv, gdb_environment, parse_attach,
+                         running_command, setup_commands)
 from .qemu import Qemu
 
 DEFAULT_BATCH_TIMEOUT = 120.0
@@ -74,33 +75,45 @@ def run_gdb(boot: BootSpec, ex: List[str] = (), batch: bool = False,
             if not batch:
                 print(f"isrdbg: {plan.arch.qemu} paused at reset ({plan.describe()}); "
                       f"serial output goes to {qemu.serial}")
-        commands = setup_commands(plan.arch, plan.symbols, remote)
-        script = None
+        commands = setup_commands(plan.arch, plan.symbols, remote) + list(ex)
+        env = gdb_environment()
+        if qemu is not None:
+            status = workdir / "qemu.status"
+            processes.record_exit_status(qemu.process, status)
+            env = gdb_environment(qemu.process.pid, status)
         if batch:
-            script = workdir / "commands.gdb"
-            script.write_text("".join(f"{line}\n" for line in ex))
-        else:
-            commands += list(ex)
-        argv = gdb_argv(commands, batch, script)
-        gdb = processes.spawn(argv, env=gdb_environment(), death_signal=signal.SIGTERM)
-        if batch:
-            limit = DEFAULT_BATCH_TIMEOUT if timeout is None else timeout
-            try:
-                return gdb.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
-                print(f"isrdbg: gave up after {limit:g}s (the target did not stop?)",
-                      file=sys.stderr)
-                return 124
+            return _run_batch(commands, workdir, env, timeout)
+        gdb = processes.spawn_gdb(gdb_argv(commands, False), env=env)
         with _sigint_for_child_only():
             return gdb.wait()
     finally:
-        processes.stop(gdb)
+        processes.stop_gdb(gdb)
         if qemu is not None:
             qemu.stop()
         if keep:
             print(f"isrdbg: kept {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_batch(commands: List[str], workdir: Path, env: dict, timeout: Optional[float]) -> int:
+    """GDB running ``commands`` from a script: the first that fails ends it
+    (connecting included) with a non-zero status.  GDB gets its own process
+    group, ended whole (a `shell` command's children too)."""
+    script, progress = workdir / "commands.gdb", workdir / "progress"
+    script.write_text(batch_script(commands, progress))
+    gdb = processes.spawn_gdb(gdb_argv([], True, script), env=env, own_session=True,
+                              stdin=subprocess.DEVNULL)
+    limit = DEFAULT_BATCH_TIMEOUT if timeout is None else timeout
+    try:
+        return gdb.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        command = running_command(commands, progress)
+        doing = f"GDB was still running `{command}`" if command else "GDB had not started"
+        print(f"isrdbg: gave up after {limit:g}s: {doing}", file=sys.stderr)
+        return 124
+    finally:
+        processes.stop_gdb(gdb, group=True)
 
 
 # The demo session: (title, arch, kernel command line, GDB commands).

@@ -22,8 +22,58 @@ def setup_commands(arch: Arch, symbols: Optional[Path], remote: str) -> List[str
                 f"set architecture {arch.gdb_architecture}"]
     if symbols is not None:
         commands.append(f"file {gdb_quoted(symbols)}")
-    commands += [f"source {GDBINIT}", f"target remote {remote}"]
+    commands += [f"source {GDBINIT}", connect_command(remote)]
     return commands
+
+
+def connect_command(remote: str) -> str:
+    """`target remote`, failing with one isrdbg line (commands/lifecycle.py)."""
+    return f"isr-connect {remote}"
+
+
+# Lines that open a block GDB reads raw until `end`: no progress marker may
+# go inside (within a python block it would be a syntax error).  Other block
+# openers (commands, define, if, while) only take the markers into their body.
+_RAW_BLOCKS = {"python", "py", "python-interactive", "pi", "guile", "gu", "compile",
+               "expression"}
+_BLOCKS = _RAW_BLOCKS | {"commands", "define", "document", "if", "while", "actions",
+                         "while-stepping", "stepping", "ws", "define-prefix"}
+
+
+def _opens_block(line: str) -> bool:
+    words = line.split()
+    if not words or words[0] not in _BLOCKS:
+        return False
+    # `python CODE` is one line; `python` alone opens a block (compile: `compile code`)
+    if words[0] in _RAW_BLOCKS:
+        return len(words) == 1 or (words[0] == "compile" and len(words) == 2)
+    return True
+
+
+def batch_script(commands: List[str], progress: Path) -> str:
+    """A GDB script of ``commands`` (one per line) that records in
+    ``progress`` the number of the command it starts, so that a launcher
+    giving up can say which command GDB was still running.  Commands inside
+    blocks (`commands` ... `end`) are not numbered."""
+    lines, depth = [], 0
+    for number, command in enumerate(commands):
+        if depth == 0:
+            lines.append(f"python open({str(progress)!r}, 'w').write('{number}')")
+        lines.append(command)
+        if _opens_block(command.strip()):
+            depth += 1
+        elif command.strip() == "end" and depth:
+            depth -= 1
+    return "".join(f"{line}\n" for line in lines)
+
+
+def running_command(commands: List[str], progress: Path) -> Optional[str]:
+    """The command of ``commands`` a batch_script was running, if known."""
+    try:
+        command = commands[int(progress.read_text())]
+    except (OSError, ValueError, IndexError):
+        return None
+    return command
 
 
 def gdb_quoted(path) -> str:
@@ -40,9 +90,16 @@ def parse_attach(text: str) -> str:
     return f"{host or 'localhost'}:{port}"
 
 
-def gdb_environment() -> dict:
-    """GDB's environment: its embedded Python finds our dependencies too."""
+def gdb_environment(qemu_pid: Optional[int] = None, qemu_status: Optional[Path] = None) -> dict:
+    """GDB's environment: its embedded Python finds our dependencies too, and
+    (when the launcher started QEMU) where QEMU's exit status will be written
+    (processes.record_exit_status), to say why the target went away."""
     env = dict(os.environ)
+    for name in ("ISRDBG_QEMU_PID", "ISRDBG_QEMU_STATUS"):
+        env.pop(name, None)     # a QEMU of an outer isrdbg is not ours
+    if qemu_pid is not None and qemu_status is not None:
+        env["ISRDBG_QEMU_PID"] = str(qemu_pid)
+        env["ISRDBG_QEMU_STATUS"] = str(qemu_status)
     ours = sysconfig.get_paths()["purelib"]
     known = env.get("ISRDBG_SITE_PACKAGES", "")
     env["ISRDBG_SITE_PACKAGES"] = os.pathsep.join(p for p in (ours, known) if p)

@@ -173,8 +173,8 @@ class _MiGdb(GdbController):
         # stderr goes to a file: pygdbmi does not drain a stderr pipe, and a
         # full pipe would block GDB.
         with open(self._stderr_path, "wb") as stderr:
-            self.gdb_process = processes.spawn(
-                self.command, own_session=True, death_signal=signal.SIGKILL, env=self._env,
+            self.gdb_process = processes.spawn_gdb(
+                self.command, own_session=True, env=self._env,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, bufsize=0)
         self.io_manager = IoManager(self.gdb_process.stdin, self.gdb_process.stdout, None,
                                     self.time_to_check_for_additional_output_sec)
@@ -200,7 +200,7 @@ class _Processes:
         self.qemu: Optional[Qemu] = None
 
     def stop(self):
-        processes.stop(self.gdb, grace=2.0)
+        processes.stop_gdb(self.gdb, grace=2.0, group=True)
         if self.gdb is not None:
             for stream in (self.gdb.stdin, self.gdb.stdout):
                 try:
@@ -276,8 +276,13 @@ class Session:
             self.qemu.start()
             remote = str(self.qemu.socket)
         argv = gdb_argv([], batch=False, extra=["-nx", "--interpreter=mi3"])
+        env = gdb_environment()
+        if self.qemu is not None:       # the extension says why the target went away
+            status = self.workdir / "qemu.status"
+            processes.record_exit_status(self.qemu.process, status)
+            env = gdb_environment(self.qemu.process.pid, status)
         try:
-            self._gdb = _MiGdb(argv, gdb_environment(), self._gdb_stderr)
+            self._gdb = _MiGdb(argv, env, self._gdb_stderr)
         except ValueError as error:           # pygdbmi: gdb not on PATH
             raise SessionError(f"cannot start GDB: {error}") from None
         self._procs.gdb = self._gdb.gdb_process

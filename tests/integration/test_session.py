@@ -242,4 +242,4 @@ def test_attach_to_a_qemu_the_user_started(kernels, tmp_path):
 def test_attach_to_nothing_is_a_session_error():
     with pytest.raises(SessionError) as error:
         Session(attach=f"127.0.0.1:{free_port()}", connect_timeout=1)
-    assert "GDB could not `target remote 127.0.0.1:" in str(error.value)
+    assert "isr-connect: cannot connect to the target at 127.0.0.1:" in str(error.value)
