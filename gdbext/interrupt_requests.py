@@ -60,6 +60,11 @@ class InterruptRequests:
     def __init__(self):
         self.watcher: Optional[subprocess.Popen] = None
         self.fd: Optional[int] = None
+        self.requested = False      # isr-interrupt asked (GDB/MI clients, `continue &`)
+
+    def request(self) -> None:
+        """Stop at the next isrdbg breakpoint hit (isr-interrupt)."""
+        self.requested = True
 
     def start(self) -> bool:
         """Start the watcher (once); False where it cannot run."""
@@ -79,7 +84,11 @@ class InterruptRequests:
         return True
 
     def pending(self) -> bool:
-        """Whether Ctrl-C was pressed since the last call (or drain())."""
+        """Whether Ctrl-C was pressed (or isr-interrupt asked) since the last
+        call (or drain())."""
+        if self.requested:
+            self.requested = False
+            return True
         if self.fd is None:
             return False
         try:
