@@ -27,6 +27,7 @@ MI_COMMANDS = (
     "isr-check",
     "isr-trace",
     "isr-status",
+    "isr-interrupt",
     "info isr-breakpoints",
 )
 

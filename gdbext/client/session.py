@@ -660,7 +660,8 @@ class Session:
         return stop
 
     def interrupt(self, wait: bool = True, timeout: float = 10.0) -> Optional[Event]:
-        """Stop the running target (-exec-interrupt); with ``wait``, its stop event."""
+        """Stop the running target (-isr-interrupt, or -exec-interrupt where GDB
+        has no Python MI commands); with ``wait``, its stop event."""
         if self.state != "running":
             return None
         with self._stopped:
@@ -671,7 +672,10 @@ class Session:
             except ProcessLookupError:
                 self._check_alive()
         else:
-            self._request("-exec-interrupt", timeout)
+            try:    # QEMU may drop -exec-interrupt's request: see commands/isr_interrupt.py
+                self._request("-isr-interrupt", timeout)
+            except CommandError:
+                self._request("-exec-interrupt", timeout)
         if not wait:
             return None
         return self._wait_stop(before, time.monotonic() + timeout,
