@@ -59,6 +59,8 @@ OPTIONS = {
     "isr-saved": ("--json", "--all", "14"),
     "isr-status": ("--json", "--all", "14", "now"),
     "info isr-breakpoints": ("--json", "14", "all", "--hw"),
+    # only refused lines: a valid isr-interrupt stops the running target on purpose
+    "isr-interrupt": ("14", "--all", "--json extra", "now", "--json=1"),
 }
 
 # Lines written out whole: regressions from issue 16 and shapes the
@@ -139,7 +141,8 @@ OTHER = (
 )
 
 MI_COMMANDS = ("isr-idt", "isr-break", "isr-watch", "isr-delete", "isr-frame", "isr-diff",
-               "isr-saved", "isr-check", "isr-trace", "isr-status", "info isr-breakpoints")
+               "isr-saved", "isr-check", "isr-trace", "isr-status", "info isr-breakpoints",
+               "isr-interrupt")
 
 
 def mi_name(name: str) -> str:
@@ -180,7 +183,8 @@ def mi_lines() -> List[FuzzLine]:
             lines.append(FuzzLine(name, "", mi=(mi_name(name), (spec,))))
         for option in OPTIONS.get(name, ()):
             lines.append(FuzzLine(name, "", mi=(mi_name(name), tuple(option.split()))))
-        lines.append(FuzzLine(name, "", mi=(mi_name(name), ())))
+        if name != "isr-interrupt":
+            lines.append(FuzzLine(name, "", mi=(mi_name(name), ())))
     lines += [
         FuzzLine("isr-break", "", mi=("-isr-break", ("14", "if", '$_streq("a","a")'))),
         FuzzLine("isr-break", "", mi=("-isr-break", ("14", "if"))),
