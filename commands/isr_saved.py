@@ -25,9 +25,13 @@ def saved_view():
         still_open = (running if running is not None else TRACKER.open).get(TARGET.cpu) or []
         run = still_open[-1] if still_open else None
     if run is None:
-        raise IsrError(f"no handler entry is open on CPU {TARGET.cpu} (none recorded, or every "
-                       f"recorded one has returned): arm the vector with isr-break or isr-watch "
-                       f"before it is delivered")
+        returned = [r for r in TRACKER.completed if r.cpu == TARGET.cpu]
+        if returned:
+            raise IsrError(f"no handler entry is open on CPU {TARGET.cpu}: the last one recorded "
+                           f"(vector {returned[-1].vectors[0]}, frame "
+                           f"{returned[-1].frame.address:#x}) has returned")
+        raise IsrError(f"no handler entry recorded on CPU {TARGET.cpu}: arm the vector with "
+                       f"isr-break or isr-watch before it is delivered")
     analyzer = Analyzer(TARGET.read_memory, run.frame.bits, att=TARGET.att_syntax,
                         symbolize=TARGET.symbolize, call_depth=1)
     view = saved_registers(TARGET.read_memory, run.frame.bits, run.handler, run.frame.address,

@@ -37,6 +37,7 @@ class Flow:
     summarised: Set[Optional[int]] = field(default_factory=set)
     visits: int = 0
     stopped: Optional[str] = None           # the budget note, when it ran out
+    out_of_time: bool = False               # ... and it was the deadline
     budget_notes: List[str] = field(default_factory=list)
 
     def items(self) -> Iterator[Tuple[object, MachineState]]:
@@ -87,6 +88,7 @@ def run_flow(reader, machine, entry: int, initial: MachineState, budget: Budget,
         flow.visits += 1
         check_clock += 1
         if flow.visits > budget.visits or (check_clock >= 256 and time.monotonic() > budget.deadline):
+            flow.out_of_time = flow.visits <= budget.visits
             flow.stopped = f"analysis stopped after {flow.visits - 1} instructions in " \
                            f"{budget.who} ({'time' if flow.visits <= budget.visits else 'budget'} " \
                            f"limit): findings cover the paths analysed so far"

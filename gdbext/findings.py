@@ -47,6 +47,8 @@ RULES: Dict[str, Rule] = {r.id: r for r in [
          "an aligned SSE store (movaps/movdqa) to a stack slot the depth shows misaligned"),
     Rule("red-zone-use", ERROR,
          "a store below RSP, which an interrupt would overwrite (no red zone in handlers)"),
+    Rule("handler-in-freed-memory", WARNING,
+         "the gate points at bytes filled with 0xcc (int3): freed init code or padding"),
 ]}
 
 SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}

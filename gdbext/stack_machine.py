@@ -127,19 +127,26 @@ class MachineState:
         """What holds on both paths (same key): a register or slot that differs
         holds a value written on one of them (still a clobber, no accusation
         when one side is only unknown)."""
-        regs = dict(self.regs)
-        theirs = dict(other.regs)
-        for name in set(regs) | set(theirs):
-            merged = _join_tokens(regs.get(name, orig(name)), theirs.get(name, orig(name)))
-            if same(merged, orig(name)):
-                regs.pop(name, None)
-            else:
-                regs[name] = merged
-        mine, yours = dict(self.slots), dict(other.slots)
-        slots = {}
-        for depth in set(mine) & set(yours):
-            slots[depth] = _join_tokens(mine[depth], yours[depth])
-        joined = replace(self, regs=tuple(sorted(regs.items())), slots=tuple(sorted(slots.items())),
+        if self == other:
+            return self
+        regs = self.regs
+        if regs != other.regs:
+            merged_regs = dict(regs)
+            theirs = dict(other.regs)
+            for name in set(merged_regs) | set(theirs):
+                merged = _join_tokens(merged_regs.get(name, orig(name)),
+                                      theirs.get(name, orig(name)))
+                if same(merged, orig(name)):
+                    merged_regs.pop(name, None)
+                else:
+                    merged_regs[name] = merged
+            regs = tuple(sorted(merged_regs.items()))
+        slots = self.slots
+        if slots != other.slots:
+            mine, yours = dict(slots), dict(other.slots)
+            slots = tuple(sorted((depth, _join_tokens(mine[depth], yours[depth]))
+                                 for depth in set(mine) & set(yours)))
+        joined = replace(self, regs=regs, slots=slots,
                          aligned=self.aligned and other.aligned,
                          simd_save_depth=self.simd_save_depth
                          if self.simd_save_depth == other.simd_save_depth else None,

@@ -26,6 +26,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from .cfg import IRET, RET, CodeReader, HandlerCode, explore
 from .dataflow import Budget, Flow, run_flow
 from .disasm import disassemble
+from .errors import TargetMemoryError
 from .findings import Finding, sort_findings
 from .stack_machine import (AC_WRITE, SIMD_RESTORES, SIMD_SAVES, Machine, MachineState,
                             writes_memory_below_sp, writes_simd, X86_OP_MEM)
@@ -35,6 +36,8 @@ MAX_CALL_DEPTH = 2              # callee levels analysed for stack use, SIMD and
 HANDLER_VISITS = 60_000         # instruction visits for one handler (its followed callees too)
 FUNCTION_VISITS = 2_000         # ... for one called function's summary
 TOTAL_SECONDS = 20.0            # one Analyzer (one isr-check command) analyses callees this long
+FREED_BYTES = 16                # this many int3 bytes at a handler: freed memory, not code
+STUB_INSNS = 4                  # a stub-array entry: at most this many pushes/nops, then jmp
 OWN_RETURN = "own"              # the return address of the function being summarised
 
 SCRATCH = {64: ("rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"),
@@ -93,9 +96,12 @@ class Analyzer:
         self.functions: Dict[int, FunctionFacts] = {}
         self.code: Dict[int, HandlerCode] = {}
         self.flows: Dict[int, Flow] = {}
+        self.seconds = seconds
+        self.timed_out = False      # a flow of the handler being checked ran out of time
         self.deadline = time.monotonic() + seconds
         self.call_depth = call_depth     # callee levels analysed (isr-saved needs only the first)
         self.budget_notes: List[str] = []
+        self._stubs: Dict[tuple, Tuple[HandlerCheck, tuple]] = {}
 
     def name(self, address: int) -> str:
         symbol = self.symbolize(address) if self.symbolize else None
@@ -123,6 +129,7 @@ class Analyzer:
                         lambda insn, state, flow: self._call(insn, state, flow, level))
         if flow.stopped:
             self.budget_notes.append(flow.stopped)
+        self.timed_out |= flow.out_of_time
         return flow
 
     def _call(self, insn, state: MachineState, flow: Flow, level: int):
@@ -143,8 +150,11 @@ class Analyzer:
             return FunctionFacts(0, unknown=True)
         if address in self.functions:
             return self.functions[address]
-        if level > self.call_depth or time.monotonic() > self.deadline:
+        if level > self.call_depth:
             return FunctionFacts(address, unknown=True)     # not cached: may be seen closer
+        if time.monotonic() > self.deadline:
+            self.timed_out = True
+            return FunctionFacts(address, unknown=True)
         facts = FunctionFacts(address)
         self.functions[address] = facts       # recursion ends here
         initial = MachineState(depth=0, slots=((0, ("ret", OWN_RETURN, -1)),))
@@ -214,6 +224,12 @@ class Analyzer:
                     return f"overwrites its return address at {insn.address:#x}"
         return None
 
+    def _eight_byte_kernel(self) -> Optional[int]:
+        """A call site of any function analysed so far made with RSP 8 off 16
+        (compilers keep one stack alignment for a whole kernel)."""
+        return next((f.eight_byte_stack for f in self.functions.values()
+                     if f.eight_byte_stack is not None), None)
+
     def unsaved_at_call(self, state: MachineState) -> List[str]:
         """Scratch registers (SysV ABI) no stack slot holds the entry value of."""
         saved = {token[1] for _, token in state.slots if token[0] == "orig"}
@@ -272,10 +288,89 @@ class Analyzer:
             self.flows[key] = flow
         return self.flows[key]
 
+    def _stub(self, handler: int):
+        """(instructions, shared target) when the handler is a stub of a stub
+        array (Linux's irq_entries_start: `push $vector; jmp common`): no
+        register or memory use, only pushes of constants and a jump."""
+        insns, address = [], handler
+        for _ in range(STUB_INSNS):
+            insn = self.reader.insn(address)
+            if insn is None:
+                return None
+            if insn.mnemonic == "jmp" and insn.target is not None:
+                return tuple(insns), insn.target
+            ops = insn.detail.operands
+            if not (insn.mnemonic in ("nop", "endbr64", "endbr32") or
+                    insn.mnemonic.startswith("push") and len(ops) == 1 and ops[0].type == 2):
+                return None
+            insns.append(insn)
+            address = insn.next
+        return None
+
+    def freed(self, handler: int) -> bool:
+        """The handler's first bytes are all int3 (0xcc): Linux frees .init.text
+        and fills it so; gates left pointing there run no handler."""
+        try:
+            head = self.reader._bytes(handler, FREED_BYTES)
+        except TargetMemoryError:
+            return False
+        return len(head) == FREED_BYTES and set(head) == {0xCC}
+
+    def _unchecked(self, handler: int, vectors, why: str, findings=()) -> HandlerCheck:
+        return HandlerCheck(handler, vectors, self.bits, tuple(findings), [], [], None, None, 0,
+                            truncated=True, notes=[why])
+
     def check(self, handler: int, vectors=()) -> HandlerCheck:
-        code = self.explore(handler)
+        vectors = tuple(vectors)
+        if self.freed(handler):
+            return self._unchecked(handler, vectors, "not analysed: no code at the handler", [
+                Finding("handler-in-freed-memory",
+                        f"the handler address {handler:#x} holds int3 bytes (0xcc), as freed "
+                        f"init code does: delivering vector "
+                        f"{', '.join(map(str, vectors)) or '?'} would trap at once, not run a "
+                        f"handler", vector=vectors[0] if len(vectors) == 1 else None,
+                        address=handler, handler=handler, details={"static": True})])
+        if time.monotonic() > self.deadline:
+            return self._unchecked(handler, vectors, f"not analysed: this command's time budget "
+                                   f"({self.seconds:.0f} s) ran out before this handler")
         pushes = {vector_info(v).pushes_error_code for v in vectors}
         error_code = pushes.pop() if len(pushes) == 1 else None
+        stub = self._stub(handler)
+        if stub is not None:
+            shape = (tuple((i.mnemonic, i.size) for i in stub[0]), stub[1], error_code)
+            if shape in self._stubs:
+                return self._same_as(self._stubs[shape], handler, stub[0], tuple(vectors))
+        self.timed_out = False
+        result = self._check(handler, tuple(vectors), error_code)
+        if self.timed_out:
+            # calls cut short may look ordinary: no verdict rather than a false one
+            return self._unchecked(handler, vectors, f"not checked: the analysis ran out of this "
+                                   f"command's time budget ({self.seconds:.0f} s) in this handler")
+        if stub is not None:
+            self._stubs[shape] = (result, stub[0])
+        return result
+
+    def _same_as(self, earlier, handler: int, insns, vectors) -> HandlerCheck:
+        """The check of a stub identical to one checked already but for its
+        address and constants: its result, addresses moved to this stub."""
+        result, their_insns = earlier
+        moved = {a.address: b.address for a, b in zip(their_insns, insns)}
+        moved[result.handler] = handler
+
+        def move(finding):
+            details = dict(finding.details)
+            if details.get("culprit") in moved:
+                details["culprit"] = moved[details["culprit"]]
+            return replace(finding, address=moved.get(finding.address, finding.address),
+                           handler=handler, details=details,
+                           vector=vectors[0] if len(vectors) == 1 else None)
+        notes = [n.replace(f"{result.handler:#x}", f"{handler:#x}") for n in result.notes]
+        return replace(result, handler=handler, vectors=vectors,
+                       findings=tuple(move(f) for f in result.findings), notes=notes,
+                       symbol=None)
+
+    def _check(self, handler: int, vectors, error_code) -> HandlerCheck:
+        code = self.explore(handler)
         frame_size = (6 if error_code else 5) * 8 if self.bits == 64 else \
             (4 if error_code else 3) * 4
         # The CPU aligned RSP to 16 before pushing the frame (64-bit).
@@ -390,12 +485,13 @@ class Analyzer:
         callee = self.function(insn.target)
         if self.bits == 64 and entry_mod is not None and state.depth is not None:
             rsp_mod = (entry_mod - state.depth) % 16
-            if rsp_mod and callee.eight_byte_stack is not None:
-                # the callee does the same itself: built for 8-byte alignment
+            evidence = callee.eight_byte_stack or self._eight_byte_kernel()
+            if rsp_mod and evidence is not None:
+                # the kernel's code does the same itself: built for 8-byte alignment
                 notes.append(f"`{self.text(insn)}` at {insn.address:#x} calls with RSP "
-                             f"{rsp_mod} bytes off 16, as the called code does itself (call at "
-                             f"{callee.eight_byte_stack:#x}): built for an 8-byte aligned stack, "
-                             f"not a bug")
+                             f"{rsp_mod} bytes off 16, as this kernel's own code does (call at "
+                             f"{evidence:#x}): built for an 8-byte aligned stack (Linux's "
+                             f"-mpreferred-stack-boundary=3), not a bug")
             elif rsp_mod:
                 add("misaligned-call", insn.address,
                     f"`{self.text(insn)}` with RSP {rsp_mod} bytes off a multiple of 16: the "

@@ -132,7 +132,8 @@ leaf:
     assert any(n.startswith(f"followed {image['error_entry']:#x}") and "returns with RSP 120"
                in n for n in result.notes), result.notes
     assert any("summarised" in n and f"{image['c_handler']:#x}" in n for n in result.notes)
-    assert any("built for an 8-byte aligned stack, not a bug" in n for n in result.notes)
+    assert any("built for an 8-byte aligned stack (Linux's -mpreferred-stack-boundary=3), not a "
+               "bug" in n for n in result.notes)
 
 
 def test_misaligned_call_into_code_that_keeps_16_byte_alignment():
@@ -234,3 +235,42 @@ at: popal
     slots = {token[1]: depth for depth, token in state.slots if token[0] == "orig"}
     assert slots == {"ds": 4, "es": 8, "eax": 12, "ecx": 16, "edx": 20, "ebx": 24,
                      "ebp": 32, "esi": 36, "edi": 40}
+
+
+def test_a_handler_in_freed_memory_is_a_warning_not_8192_instructions():
+    image = assemble("h: .fill 64, 1, 0xcc")
+    result = Analyzer(image.read, 64).check(image["h"], (18,))
+    assert [(f.rule, f.severity, f.address) for f in result.findings] == \
+        [("handler-in-freed-memory", "warning", image["h"])]
+    assert result.instructions == 0 and result.notes == ["not analysed: no code at the handler"]
+
+
+def test_stub_array_entries_share_one_analysis():
+    """Linux's irq_entries_start: `push $vector; jmp common` per vector."""
+    image = assemble("""
+s32: push $32
+     jmp common
+s33: push $33
+     jmp common
+common:
+     push %rax
+bug: mov $1, %ebx
+     pop %rax
+     add $8, %rsp
+     iretq""")
+    analyzer = Analyzer(image.read, 64)
+    first = analyzer.check(image["s32"], (32,))
+    second = analyzer.check(image["s33"], (33,))
+    assert [(f.rule, f.address, f.vector, f.handler) for f in second.findings] == \
+        [("clobbered-register", image["bug"], 33, image["s33"])]
+    assert [(f.rule, f.address) for f in first.findings] == [("clobbered-register", image["bug"])]
+    assert second.handler == image["s33"] and second.vectors == (33,)
+    assert second.exits == first.exits
+
+
+def test_a_spent_time_budget_checks_nothing_more():
+    image = assemble("h: mov $1, %ebx\n iretq")
+    result = Analyzer(image.read, 64, seconds=0).check(image["h"], (0x40,))
+    assert result.findings == () and result.truncated
+    assert result.notes == ["not analysed: this command's time budget (0 s) ran out before "
+                            "this handler"]
