@@ -21,6 +21,7 @@ from typing import Optional
 import gdb
 
 from gdbext.breakpoint_plan import ArmingReport, VectorArming, plan, task_gate_entry
+from gdbext.cfg import explore
 from gdbext.disasm import DisassemblerMissing, lidt_sites
 from gdbext.elf import code_sections
 from gdbext.entry import decode_entry
@@ -32,9 +33,11 @@ from gdbext.render.text import render_frame, render_hit_header, render_run
 from gdbext.snapshot import register_set
 from gdbext.status import LastStop
 
-from .adjacent import breakpoint_addresses, breakpoint_type, crowded
+from .adjacent import (ACCELERATOR, breakpoint_addresses, breakpoint_type,
+                       check_debug_registers, crowded)
 from .base import style
 from .state import ENTRIES, INTERRUPTS, SETTINGS, TARGET, TRACKER
+from .trace_engine import ENGINE
 from .tracking import TRACKING, TRACKING_BREAKPOINTS
 
 BREAK = "break"           # stop at entry
@@ -172,22 +175,43 @@ class Registry:
         self.lidt_watches = []
         self.idt_watch = None     # IdtWriteWatch over the loaded table
         self.doomed = []          # breakpoints to delete at the next real stop
+        self.plugin = {}          # address -> vectors the trace plugin watches (no breakpoint)
         self.last_stop = None     # LastStop: what the last stop was, if one of ours
         self.watch_writes = True  # `set isr idt-watch`: follow writes to armed gates at once
         self._defer = False
 
     # -- changes ------------------------------------------------------------------
     def add(self, vectors, mode=BREAK, hardware=False, condition=None):
+        wanted = dict(self.vectors)
         for v in vectors:
-            previous = self.vectors.get(v, Arming())
-            if previous.mode == BREAK and v in self.vectors and mode in (RECORD, TRACE):
+            previous = wanted.get(v, Arming())
+            if previous.mode == BREAK and v in wanted and mode in (RECORD, TRACE):
                 # recording never stops: a vector isr-break stops at keeps stopping
                 # (its runs are recorded all the same)
-                self.vectors[v] = Arming(BREAK, hardware or previous.hardware,
-                                         previous.condition)
+                wanted[v] = Arming(BREAK, hardware or previous.hardware,
+                                   previous.condition)
                 continue
-            self.vectors[v] = Arming(mode, hardware or previous.hardware, condition)
+            wanted[v] = Arming(mode, hardware or previous.hardware, condition)
+        self._check_debug_registers(wanted)     # under KVM; a refusal changes nothing
+        self.vectors = wanted
         self.refresh()
+
+    def _check_debug_registers(self, wanted):
+        if not ACCELERATOR.refresh():
+            return
+        try:
+            view = read_idt(TARGET)
+            gdt = Gdt.read(TARGET, view.cpu.gdtr)
+        except IsrError:
+            return      # nothing resolves yet: vectors stay pending
+        armed = plan(view, wanted, task_entry=lambda sel: task_gate_entry(TARGET, gdt, sel)).armed
+
+        def analyse(address):
+            try:
+                return explore(TARGET.read_memory, address, view.cpu.mode.address_bits)
+            except IsrError:
+                return None
+        check_debug_registers(wanted, armed, analyse, lambda bp: isinstance(bp, OURS))
 
     def remove(self, vectors, defer_deletes=False):
         for v in vectors:
@@ -230,9 +254,11 @@ class Registry:
     # -- resolution ---------------------------------------------------------------
     def refresh(self, defer_deletes=False):
         self._defer = defer_deletes
+        ACCELERATOR.refresh()     # a new connection may be KVM (cached per connection)
         if not defer_deletes:
             self._delete_doomed()
         if not self.vectors:
+            self.plugin = ENGINE.take({}, None)
             self._sync({})
             self.pending = {}
             self._watch_lidt(False)
@@ -250,11 +276,16 @@ class Registry:
         except IsrError as error:
             result = plan(None, self.vectors, unavailable=str(error))
         self.pending = result.pending
+        # handlers whose vectors only record: the trace plugin's, when QEMU loaded it
+        self.plugin = ENGINE.take({address: vectors for address, vectors in result.armed.items()
+                                   if all(self.vectors[v].mode in (RECORD, TRACE)
+                                          for v in vectors)}, stored)
         self._sync(result.armed)
         if stored is not None:
             # isr-break stops at the entry anyway; the others must not pay at a hit
             TRACKING.prepare([address for address, vectors in result.armed.items()
-                              if any(self.vectors[v].mode != BREAK for v in vectors)],
+                              if any(self.vectors[v].mode != BREAK for v in vectors)
+                              and address not in self.plugin],
                              stored.bits)
         self.keep_apart()
         self._watch_lidt(bool(self.pending) or view is None)
@@ -282,10 +313,12 @@ class Registry:
 
     def _sync(self, armed):
         for address in list(self.breakpoints):
-            if address not in armed:
+            if address not in armed or address in self.plugin:
                 self._delete(self.breakpoints.pop(address))
         taken = breakpoint_addresses() | set(armed)
         for address, vectors in armed.items():
+            if address in self.plugin:
+                continue
             hardware = (any(self.vectors[v].hardware for v in vectors)
                         or crowded(address, taken))
             visible = any(self.vectors[v].mode == BREAK for v in vectors)
@@ -300,7 +333,7 @@ class Registry:
             if bp is None:
                 self.breakpoints[address] = HandlerBreakpoint(address, hardware, self, visible)
         self.armed = dict(armed)
-        TRACKING.release(self.armed, self._delete)
+        TRACKING.release({a: v for a, v in armed.items() if a not in self.plugin}, self._delete)
 
     def keep_apart(self):
         """Make each of our breakpoints that has a breakpoint on the next byte
@@ -328,7 +361,8 @@ class Registry:
         wider than the vectors need."""
         span = None
         inside = [v for v in self.vectors if view is not None and v < view.entries]
-        if inside and self.watch_writes and not any(a.hardware for a in self.vectors.values()):
+        if (inside and self.watch_writes and not ACCELERATOR.kvm
+                and not any(a.hardware for a in self.vectors.values())):
             size = view.cpu.mode.gate_size
             first, last = min(inside), max(inside)
             span = (view.cpu.idtr.base + first * size, (last - first + 1) * size)
@@ -344,7 +378,9 @@ class Registry:
                 self.idt_watch = None   # the target cannot watch: re-resolve at stops only
 
     def _watch_lidt(self, wanted):
-        if not wanted:
+        # under KVM they would take debug registers: pending vectors are
+        # re-resolved at stops only
+        if not wanted or ACCELERATOR.kvm:
             for watch in self.lidt_watches:
                 self._delete(watch)
             self.lidt_watches = []
@@ -373,15 +409,30 @@ class Registry:
             arming = self.vectors[v]
             address = at.get(v)
             bp = self.breakpoints.get(address) if address is not None else None
-            if bp is not None:
+            if bp is None and address in self.plugin:
+                if address not in symbols:
+                    symbols[address] = TARGET.symbolize(address)
+                found.append(VectorArming(v, arming.mode, False, arming.condition, PLUGIN_BP,
+                                          address, symbols[address]))
+            elif bp is not None:
                 if address not in symbols:
                     symbols[address] = TARGET.symbolize(address)
                 found.append(VectorArming(v, arming.mode, bp.hardware, arming.condition,
-                                          bp.number, address, symbols[address]))
+                                          bp.number, address, symbols[address],
+                                          hardware_reason=self._hardware_reason(bp, address)))
             else:
                 found.append(VectorArming(v, arming.mode, arming.hardware, arming.condition,
                                           reason=self.pending.get(v, "not resolved yet")))
         return ArmingReport(tuple(found), tuple(deleted))
+
+    def _hardware_reason(self, bp, address):
+        if not bp.hardware:
+            return None
+        if ACCELERATOR.reason:
+            return ACCELERATOR.reason
+        if any(self.vectors[v].hardware for v in self.armed.get(address, ())):
+            return "--hw"
+        return "next to a breakpoint"
 
     def stop_at_exit(self, run):
         """At an exit: stop when a vector armed by isr-watch has a problem finding."""
@@ -392,6 +443,7 @@ class Registry:
 
 
 REGISTRY = Registry()
+PLUGIN_BP = 0           # VectorArming.breakpoint of a vector the trace plugin watches
 OURS = (HandlerBreakpoint, IdtLoadWatch, IdtWriteWatch) + TRACKING_BREAKPOINTS
 TRACKING.stop_on = REGISTRY.stop_at_exit
 TRACKING.retire = REGISTRY.retire
@@ -436,6 +488,7 @@ def on_stop(event):
                 gdb.write(render_frame(report, style()) + "\n")
             elif bp.problem is not None:    # None: Ctrl-C came before the entry was read
                 gdb.write(f"isr-frame: {bp.problem}\n", gdb.STDERR)
+    ENGINE.at_stop(REGISTRY.remove)     # a trace limit reached while the guest ran
     if REGISTRY.vectors or REGISTRY.doomed:
         try:
             REGISTRY.refresh()

@@ -72,6 +72,7 @@ class VectorArming:
     address: Optional[int] = None      # the handler it is armed at
     symbol: Optional[str] = None
     reason: Optional[str] = None       # why it is pending
+    hardware_reason: Optional[str] = None   # why hardware: "KVM", "--hw", "next to a breakpoint"
 
     @property
     def armed(self) -> bool:

@@ -141,7 +141,8 @@ def render_diff(doc, style: Style = PLAIN, everything: bool = False) -> str:
 def arming_report(doc) -> ArmingReport:
     return ArmingReport(tuple(VectorArming(v["vector"], v["mode"], v["hardware"], v["condition"],
                                            v["breakpoint"], _int(v["address"]), v["symbol"],
-                                           v["reason"]) for v in doc["vectors"]),
+                                           v["reason"], v.get("hardware_reason"))
+                              for v in doc["vectors"]),
                         tuple(doc["deleted"]))
 
 

@@ -178,7 +178,8 @@ def arming_dict(arming) -> Dict[str, Any]:
     return {"vector": arming.vector, "state": "armed" if arming.armed else "pending",
             "mode": arming.mode, "hardware": arming.hardware, "condition": arming.condition,
             "breakpoint": arming.breakpoint, "address": hex_or_none(arming.address),
-            "symbol": arming.symbol, "reason": arming.reason}
+            "symbol": arming.symbol, "reason": arming.reason,
+            "hardware_reason": arming.hardware_reason}
 
 
 def breakpoints_doc(report) -> Dict[str, Any]:

@@ -335,13 +335,16 @@ def _by_breakpoint(report):
     groups = {}
     for arming in report.vectors:
         if arming.armed:
-            groups.setdefault(arming.breakpoint, []).append(arming)
+            # the trace plugin's vectors share number 0: one group per handler
+            groups.setdefault((arming.breakpoint, arming.address), []).append(arming)
     return sorted(groups.values(), key=lambda group: group[0].vector)
 
 
 def _breakpoint_name(number: int) -> str:
     """GDB numbers user breakpoints from 1; internal ones (watched or traced
     vectors only) get negative numbers nobody can type."""
+    if number == 0:
+        return "watched by the trace plugin"
     return f"breakpoint {number}" if number > 0 else "internal breakpoint"
 
 
@@ -372,9 +375,11 @@ def render_arming_table(report, style: Style = PLAIN) -> str:
         conditions = sorted({a.condition for a in group} - {None})
         number = first.breakpoint
         rows.append([describe_vectors([a.vector for a in group]), "armed",
-                     str(number) if number > 0 else "internal",
+                     str(number) if number > 0 else "plugin" if number == 0 else "internal",
                      f"{first.address:#x}", style("symbol", first.symbol or ""),
-                     ("hw " if first.hardware else "") + " | ".join(f"if {c}" for c in conditions)])
+                     " ".join(([f"hw: {first.hardware_reason}" if first.hardware_reason else "hw"]
+                               if first.hardware else [])
+                              + [" | ".join(f"if {c}" for c in conditions)]).strip()])
     by_reason = {}
     for arming in report.vectors:
         if not arming.armed:
