@@ -26,7 +26,9 @@ COMMON = {
 }
 X86_64 = {
     **COMMON,
-    "np-gate": (11, 0x412, "fault_insn_np_gate", None, 0, None),
+    # QEMU 7.2 pushes vector 65's IDT error code with the 16-byte gate's offset
+    # (0x412), QEMU 10 the one the architecture defines (0x20a)
+    "np-gate": (11, (0x412, 0x20A), "fault_insn_np_gate", None, 0, None),
     "pf-reserved-bit": (14, 0x8, "fault_insn_pf_reserved_bit", "pf_reserved_page", 0, None),
     "pf-instruction-fetch": (14, 0x11, "pf_nx_page", "pf_nx_page", 0, None),
     "nmi": (2, None, "fault_resume_nmi", None, 0, "IST2"),
@@ -59,6 +61,9 @@ def test_frame_decoded_at_entry(kernels, arch, scenario, facts):
     if error_code is None:
         assert doc["error_code"] is None
     else:
+        if isinstance(error_code, tuple):   # the one this QEMU pushes
+            error_code = int(doc["error_code"]["value"], 16)
+            assert error_code in facts[1]
         assert int(doc["error_code"]["value"], 16) == error_code
     cs = 0x1B if ring == 3 else 0x08
     assert (doc["cs"]["value"], doc["cs"]["rpl"], doc["interrupted_cpl"]) == (cs, ring, ring)
@@ -121,7 +126,10 @@ def test_np_gate_names_the_idt_vector(kernels):
     doc = _frame_at_hit(kernels["i386"], "np-gate", 11).doc("frame")
     assert doc["error_code"]["summary"] == "IDT vector 65 Interrupt (the program)"
     doc = _frame_at_hit(kernels["x86_64"], "np-gate", 11).doc("frame")
-    assert "under QEMU this IDT error code means vector 65" in doc["notes"][0]
+    if int(doc["error_code"]["value"], 16) == 0x20A:    # QEMU 10: the architecture's code
+        assert doc["error_code"]["summary"] == "IDT vector 65 Interrupt (the program)"
+    else:                                               # QEMU 7.2's quirk, recognised
+        assert "under QEMU this IDT error code means vector 65" in doc["notes"][0]
 
 
 def test_text_output_of_a_hit(kernels):
@@ -186,8 +194,9 @@ def test_condition_and_commands_see_the_hit(kernels, condition, stops):
                     "continue", "info isr-breakpoints"])
     lines = result.stdout.splitlines()
     assert any(line.startswith("write fault, frame at 0x") for line in lines) is stops
-    if not stops:   # the kernel ran to its end
-        assert "Remote connection closed" in result.stderr
+    if not stops:   # the kernel ran to its end (PASS: isa-debug-exit value 0)
+        assert "isrdbg: the target exited: QEMU status 1 (isa-debug-exit value 0, or a QEMU " \
+               "error)" in lines
 
 
 def test_bad_condition(kernels):
