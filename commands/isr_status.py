@@ -9,6 +9,7 @@ from gdbext.status import Status, tracker_totals
 
 from .arming import REGISTRY
 from .base import ANY_STATE, TARGET, TRACKER, IsrCommand
+from .trace_engine import ENGINE
 
 
 class IsrStatus(IsrCommand):
@@ -30,6 +31,11 @@ isr-watch exit).  Works while the target runs."""
         parser.add_argument("--json", action="store_true")
 
     def result(self, args):
+        with ENGINE.lock:   # the plugin's records may be fed from a thread meanwhile
+            ENGINE.drain()  # the trace plugin's records so far (nothing without it)
+            return self._result(args)
+
+    def _result(self, args):
         runs, findings = tracker_totals(TRACKER)
         common = dict(runs=runs, findings=findings, open_runs=len(TRACKER.pending()),
                       last_stop=REGISTRY.last_stop)
@@ -59,10 +65,12 @@ isr-watch exit).  Works while the target runs."""
         return Status("stopped", cpu, mode, tuple(handling), depth, problem=problem, **common)
 
     def document(self, status, args):
-        return render_json.status_doc(status)
+        doc = render_json.status_doc(status)
+        doc["trace_engine"] = ENGINE.name
+        return doc
 
     def text(self, status, args, style):
-        return render_status(status, style)
+        return render_status(status, style) + "\n" + ENGINE.describe()
 
 
 def register():

@@ -16,9 +16,10 @@ from gdbext.vectors import format_vector_list, parse_specs
 from .arming import REGISTRY, TRACE as TRACE_MODE
 from .base import ANY_STATE, NOT_RUNNING, IsrCommand
 from .state import TRACE, TRACKER
+from .trace_engine import ENGINE
 from .tracking import TRACKING
 
-ACTIONS = ("report", "stop", "clear")
+ACTIONS = ("report", "stop", "clear", "engine")
 
 
 def _traced_and_armed():
@@ -28,7 +29,25 @@ def _traced_and_armed():
 
 def stop_tracing(reason, defer_deletes=False):
     TRACE.stop(reason, TRACKER)
-    REGISTRY.remove(_traced_and_armed(), defer_deletes=defer_deletes)
+    vectors = _traced_and_armed()
+    if ENGINE.draining_live:
+        # the plugin's records are read while the guest runs, when GDB may
+        # change no breakpoint: the plugin stops watching now, the vectors
+        # are disarmed at the next stop
+        ENGINE.release([a for a, armed in REGISTRY.armed.items() if set(armed) & set(vectors)])
+        ENGINE.later.append((vectors, reason))
+        return
+    REGISTRY.remove(vectors, defer_deletes=defer_deletes)
+
+
+def choose_engine(words):
+    """isr-trace engine plugin RING | breakpoints"""
+    if words[0] == "plugin":
+        ENGINE.connect(words[1])
+    else:
+        ENGINE.disconnect("chosen with `isr-trace engine breakpoints`")
+    if REGISTRY.vectors:
+        REGISTRY.refresh()      # the handlers move to the engine chosen
 
 
 def on_run(run):
@@ -45,6 +64,7 @@ Usage: isr-trace [--limit N] SPEC...
        isr-trace report [--json]
        isr-trace stop
        isr-trace clear
+       isr-trace engine [plugin RING-FILE | breakpoints]
 
 Each entry and exit is paired and judged as by isr-watch (registers, frame,
 nesting, findings), but GDB never stops for it.  --limit N stops tracing
@@ -55,6 +75,15 @@ isr-trace report: per vector the runs, deepest nesting, findings by rule and
 the first and last run number, then each finding with the run it came from.
 isr-trace stop: disarm the traced vectors, keep what was recorded.
 isr-trace clear: forget what was recorded (a running trace goes on).
+isr-trace engine: which engine records.  With isrdbg's QEMU trace plugin
+(isrdbg gdb/repl/run load it into a QEMU whose plugin API reads registers,
+QEMU 9.2 or later) the guest never stops for a traced run: the plugin records
+registers and stack at the handlers' entries and exits into a ring file that
+isrdbg reads as the guest runs; events lost to a full ring are counted and
+reported.  Otherwise breakpoints stop the guest briefly at each entry and
+exit.  For a QEMU you start yourself:
+  qemu-system-x86_64 -plugin plugin/build/libisrdbg-trace.so,ring=/tmp/isr.ring ...
+  (gdb) isr-trace engine plugin /tmp/isr.ring
 
 Counters are exact; the latest runs (`set isr trace-history N`, default
 1000) are kept in full for isr-diff --last, and as many runs with findings
@@ -72,6 +101,14 @@ plus the first one per vector and rule."""
 
     def parse_argv(self, argv):
         argv = list(argv)
+        if argv and argv[0] == "engine":
+            args = self.parser.parse_args([])
+            args.action, args.engine = "engine", argv[1:]
+            if args.engine and args.engine != ["breakpoints"] and \
+                    not (args.engine[0] == "plugin" and len(args.engine) == 2):
+                raise UsageError("isr-trace engine takes `plugin RING-FILE` or `breakpoints` "
+                                 "(see `help isr-trace`)")
+            return args
         if argv and argv[0] in ACTIONS:
             action, rest = argv[0], argv[1:]
             allowed = ("--json",) if action == "report" else ()
@@ -93,9 +130,20 @@ plus the first one per vector and rule."""
 
     def needs(self, args):
         """Starting and stopping set and delete breakpoints; the rest reads records."""
+        if args.action == "engine":
+            return NOT_RUNNING if args.engine else ANY_STATE
         return NOT_RUNNING if args.action in ("start", "stop") else ANY_STATE
 
     def result(self, args):
+        with ENGINE.lock:       # the plugin's records may be fed from a thread meanwhile
+            return self._result(args)
+
+    def _result(self, args):
+        if args.action == "engine":
+            if args.engine:
+                choose_engine(args.engine)
+            return ENGINE.describe()
+        ENGINE.drain()      # what the plugin recorded since (nothing without it)
         if args.action == "start":
             vectors = parse_specs(args.spec)
             TRACE.start(vectors, args.limit, TRACKER)
@@ -113,26 +161,47 @@ plus the first one per vector and rule."""
         return trace_report(TRACE, TRACKER)
 
     def document(self, result, args):
+        if args.action == "engine":
+            return render_json.document("trace-engine", engine=ENGINE.name, description=result)
         if args.action == "start":
             return render_json.breakpoints_doc(result)
         return render_json.trace_doc(result)
 
     def text(self, result, args, style):
+        if args.action == "engine":
+            return result
         if args.action == "start":
             limit = f", stopping after {args.limit} runs" if args.limit else ""
             armed = render_arming(result, style)
             traced = format_vector_list(sorted({a.vector for a in result.vectors}))
             return (armed + "\n" if armed else "") + \
                 f"isr-trace: recording vector{'s' if len(result.vectors) != 1 else ''} " \
-                f"{traced}{limit}; `isr-trace report` shows the runs"
+                f"{traced}{limit}; `isr-trace report` shows the runs\n" + self._engine_note(result)
         if args.action == "stop":
             return f"isr-trace: stopped after {result.runs} runs; `isr-trace report` shows them"
         if args.action == "clear":
             return "isr-trace: cleared"
-        return render_trace(result, style)
+        report = render_trace(result, style)
+        return report + ("\n" + ENGINE.describe() if ENGINE.active else "")
+
+    @staticmethod
+    def _engine_note(result):
+        if not ENGINE.active:
+            return (f"isr-trace: engine: breakpoints ({ENGINE.problem}): the guest stops "
+                    f"briefly at each entry and exit")
+        others = [a.vector for a in result.vectors if a.armed and a.address not in REGISTRY.plugin]
+        if not others:
+            return "isr-trace: engine: QEMU trace plugin (the guest never stops for a run)"
+        return (f"isr-trace: engine: QEMU trace plugin; breakpoints for vector "
+                f"{format_vector_list(others)} (its handler's exits are not known, or it stops "
+                f"for isr-break or isr-watch)")
 
 
 def register():
     IsrTrace()
+    ENGINE.connect_from_environment()
+    gdb.events.cont.connect(ENGINE.resumed)
+    gdb.events.exited.connect(ENGINE.stopped)
+    gdb.events.gdb_exiting.connect(lambda event: ENGINE.stop_watcher())
     TRACKING.observers.append(on_run)
     TRACKER.observers.append(TRACE.record)     # the trace's own counters

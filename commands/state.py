@@ -1,5 +1,7 @@
 """Per-GDB-session state the isr commands share."""
 
+import threading
+
 from gdbext.entry import EntryCache
 from gdbext.gdb_target import GdbTarget
 from gdbext.interrupt_requests import InterruptRequests
@@ -10,6 +12,9 @@ from gdbext.tracker import Tracker
 SETTINGS = Settings()
 TARGET = GdbTarget(SETTINGS)
 TRACKER = Tracker()             # handler runs: entries paired with their exits
+# Held while the tracker changes: the trace plugin's records are also fed to
+# it from a thread while the guest runs (commands/trace_engine.py).
+TRACKER_LOCK = threading.RLock()
 ENTRIES = EntryCache()          # per-CPU IDT/GDT views for the entry path
 TRACE = Trace()                 # what isr-trace records
 INTERRUPTS = InterruptRequests()  # Ctrl-C presses, seen by a watcher process

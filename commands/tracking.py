@@ -8,12 +8,13 @@ import gdb
 from gdbext.cfg import explore
 from gdbext.errors import IsrError
 from gdbext.judge import ExitObservation
+from gdbext.plugin_events import iret_words
 from gdbext.restored import explain_changes
 from gdbext.static_check import Analyzer
 from gdbext.snapshot import Context, interrupted_context, pick, register_set
 
 from .adjacent import breakpoint_addresses, breakpoint_type, crowded
-from .state import ENTRIES, INTERRUPTS, TARGET, TRACKER
+from .state import ENTRIES, INTERRUPTS, TARGET, TRACKER, TRACKER_LOCK
 
 MAX_RETURN_WATCHES = 64
 
@@ -27,14 +28,8 @@ def read_registers(names, at=None):
 
 
 def _read_stack(sp, slot):
-    """The words an iret pops: five, or three for a 32-bit same-privilege
-    frame that may sit at the very top of its stack."""
-    for words in (5, 3, 1):
-        try:
-            return TARGET.read_memory(sp, words * slot)
-        except IsrError:
-            continue
-    return b""
+    """The words an iret pops (see plugin_events.iret_words)."""
+    return iret_words(TARGET.read_memory, sp, slot)
 
 
 class ExitBreakpoint(gdb.Breakpoint):
@@ -136,18 +131,26 @@ class Tracking:
         """Record an entry (a gdbext.entry.Entry) with the registers read at it
         (the tracked set and ss); returns the open HandlerRun."""
         frame = entry.frame
+        run = self.open_run(entry, live)
+        code = self._analyse(entry.handler, frame.bits)
+        if (not code.exits or code.stops) and len(self.returns) < MAX_RETURN_WATCHES:
+            self._watch_return(frame.rip)
+        return run
+
+    def open_run(self, entry, live):
+        """The run an entry opens in the tracker (no breakpoint is set: the
+        plugin engine, commands/trace_engine.py, watches its exits itself)."""
+        frame = entry.frame
         regset = register_set(frame.bits)
         values = pick(live, regset.tracked + ("ss",))
         if frame.rsp is not None:
             context = Context(values, frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss)
         else:       # see snapshot.interrupted_context
             context = interrupted_context(values, frame, live.get("ss", 0))
-        run = TRACKER.enter(entry.cpu, entry.vectors, entry.handler,
-                            entry.gate_type or "interrupt", frame, context, cr3=live.get("cr3"))
-        code = self._analyse(entry.handler, frame.bits)
-        if (not code.exits or code.stops) and len(self.returns) < MAX_RETURN_WATCHES:
-            self._watch_return(frame.rip)
-        return run
+        with TRACKER_LOCK:
+            return TRACKER.enter(entry.cpu, entry.vectors, entry.handler,
+                                 entry.gate_type or "interrupt", frame, context,
+                                 cr3=live.get("cr3"))
 
     def prepare(self, handlers, bits):
         """Analyse ``handlers`` and arm their exits now, while the target is
@@ -160,14 +163,18 @@ class Tracking:
             except IsrError:
                 pass
 
-    def _analyse(self, handler, bits):
-        """The handler's code, analysed once per handler address and IDT
-        generation, with a breakpoint on each of its exits."""
+    def analysis(self, handler, bits):
+        """The handler's code, analysed once per handler address and IDT generation."""
         code = self.code.get(handler)
         if code is None or self.code_generation.get(handler) != ENTRIES.generation:
             code = explore(TARGET.read_memory, handler, bits)
             self.code[handler] = code
             self.code_generation[handler] = ENTRIES.generation
+        return code
+
+    def _analyse(self, handler, bits):
+        """The handler's code (see analysis), with a breakpoint on each of its exits."""
+        code = self.analysis(handler, bits)
         new = [(address, kind) for address, kind in code.exits if address not in self.exits]
         if new:
             taken = breakpoint_addresses() | {address for address, _ in new}
@@ -212,36 +219,45 @@ class Tracking:
             stack = _read_stack(sp, slot) if kind != "return" else b""
             observation = ExitObservation(kind, address, regs, stack, sp, regs.get("cs", 0) & 3,
                                           mnemonic)
-            run = TRACKER.exit(TARGET.cpu, observation, cr3=regs.get("cr3"),
-                               read=TARGET.read_memory, explain=self.explain)
+            with TRACKER_LOCK:
+                run = TRACKER.exit(TARGET.cpu, observation, cr3=regs.get("cr3"),
+                                   read=TARGET.read_memory, explain=self.explain)
         except IsrError:
             return False
         if run is None:
             return False
         if run.handler not in self.armed_handlers and self.retire is not None:
             self.release(self.armed_handlers, self.retire)   # its last open run is done
-        for observer in self.observers:
-            observer(run)
+        with TRACKER_LOCK:
+            for observer in self.observers:
+                observer(run)
         if self.stop_on is not None and self.stop_on(run):
             self.last_stopping_run = run
             return True
         return False
 
-    def explain(self, run, names):
+    def explain(self, run, names, read_word=None):
         """Why ``names`` changed in ``run`` (gdbext.restored): the save
-        analysis' states at its exit and the save slots' values now.  Asked
-        only when registers changed; the analysis runs once per handler."""
+        analysis' states at its exit and the save slots' values now (or as
+        ``read_word(address)`` gives them: a plugin record's).  Asked only
+        when registers changed; the analysis runs once per handler."""
         exit = run.exit
         slot = run.frame.slot
 
-        def read_word(address):
+        def read_target_word(address):
             try:
                 return int.from_bytes(TARGET.read_memory(address, slot), "little")
             except IsrError:
                 return None
+        read_word = read_word or read_target_word
         states = self._save_states(run.handler, run.frame.bits).get(exit.address, [])
         return explain_changes(states, run.frame.address, exit.address, names,
                                run.entry.values, exit.registers, read_word)
+
+    def save_analysis(self, handler, bits):
+        """Run the save analysis of ``handler`` now, while the target is
+        stopped (a plugin engine explains changes while the guest runs)."""
+        self._save_states(handler, bits)
 
     def _save_states(self, handler, bits):
         analyzer = self.analyzer

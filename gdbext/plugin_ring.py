@@ -47,6 +47,7 @@ KIND_ENTRY, KIND_EXIT = 1, 2
 R_SEQ, R_PC, R_TAG, R_CPU, R_FLAGS, R_STACK_LEN, R_STACK_ADDR, R_KIND = 0, 8, 16, 20, 24, 28, 32, 40
 
 F_MAPPED_Q0, F_MAPPED_Q1, F_MAPPED_D0, F_MAPPED_D1 = 1, 2, 4, 8
+_RECORD_HEAD = struct.Struct("<QIIIIQI")       # R_PC .. R_KIND
 
 
 class RingError(IsrError):
@@ -135,6 +136,7 @@ class Ring:
                 self.watch_offset + self.max_watch * WATCH_SIZE > self.ring_offset:
             raise RingError("the ring file's sizes do not fit the file")
         self._layout: Optional[Tuple[Tuple[str, int, int], ...]] = None
+        self._decoder = None
         self._next_generation = self._u64(H_WATCH_GEN) + 1
 
     # -- raw access ---------------------------------------------------------------
@@ -202,6 +204,12 @@ class Ring:
     def applied(self) -> bool:
         return self.applied_generation == self.watch_generation
 
+    def watches(self) -> List[Watch]:
+        """The table as last written."""
+        count = min(self._u32(H_WATCH_COUNT), self.max_watch)
+        return [Watch(*struct.unpack_from("<QII", self.buffer, self.watch_offset + i * WATCH_SIZE))
+                for i in range(count)]
+
     def set_watches(self, watches: Iterable[Watch]) -> int:
         """Write the table and publish it as a new generation (the plugin
         re-instruments when a vCPU resumes).  Write only while the guest is
@@ -220,29 +228,55 @@ class Ring:
         return generation
 
     # -- records --------------------------------------------------------------------
+    def _register_decoder(self):
+        """One struct for a record's whole register area: every register sits
+        in its own 8-byte-aligned slot, zero-padded (a 16-byte one is two
+        words); a drain decodes thousands of records."""
+        if self._decoder is None:
+            layout = self.registers_layout()
+            if not layout:
+                return None
+            fmt, at, names = "<", 0, []
+            for name, offset, size in sorted(layout, key=lambda entry: entry[1]):
+                if offset < at or offset % 8 or size > 16:
+                    raise RingError(f"register {name!r} has a layout this isrdbg cannot read")
+                fmt += "x" * (offset - at) + ("QQ" if size > 8 else "Q")
+                at = offset + (16 if size > 8 else 8)
+                names.append((name, size > 8))
+            self._decoder = (struct.Struct(fmt), tuple(names))
+        return self._decoder
+
+    def _registers(self, base: int, decoder) -> Dict[str, int]:
+        if decoder is None:
+            return {}
+        layout, names = decoder
+        values = iter(layout.unpack_from(self.buffer, base))
+        registers = {}
+        for name, wide in names:
+            value = next(values)
+            registers[name] = value | (next(values) << 64) if wide else value
+        return registers
+
     def drain(self, limit: Optional[int] = None) -> List[Record]:
         """The records written since the last drain, oldest first (at most
         ``limit``); their slots are handed back to the plugin."""
-        layout = self.registers_layout()
+        decoder = self._register_decoder()
         tail = self._u64(H_TAIL)
         records = []
         while limit is None or len(records) < limit:
             at = self.ring_offset + (tail % self.slots) * self.record_size
             if self._u64(at + R_SEQ) != tail + 1:
                 break       # not written yet (or being written)
-            records.append(self._decode(at, tail, layout))
+            records.append(self._decode(at, tail, decoder))
             self._store64(at + R_SEQ, tail + self.slots)
             tail += 1
             self._store64(H_TAIL, tail)
         return records
 
-    def _decode(self, at: int, position: int, layout) -> Record:
+    def _decode(self, at: int, position: int, decoder) -> Record:
         pc, tag, cpu, flags, stack_len, stack_address, kind = \
-            struct.unpack_from("<QIIIIQI", self.buffer, at + R_PC)
-        base = at + self.regs_offset
-        registers = {name: int.from_bytes(self.buffer[base + offset:base + offset + size],
-                                          "little")
-                     for name, offset, size in layout}
+            _RECORD_HEAD.unpack_from(self.buffer, at + R_PC)
+        registers = self._registers(at + self.regs_offset, decoder)
         stack_len = min(stack_len, self.record_size - self.stack_offset)
         stack_at = at + self.stack_offset
         return Record(position, pc, tag, cpu, kind, flags, registers, stack_address,

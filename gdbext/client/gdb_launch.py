@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..errors import UsageError
+from . import trace_plugin
 from .elf import Arch
 
 GDBINIT = Path(__file__).resolve().parent.parent / "gdbinit.py"
@@ -95,11 +96,14 @@ def gdb_environment(qemu_pid: Optional[int] = None, qemu_status: Optional[Path] 
     (when the launcher started QEMU) where QEMU's exit status will be written
     (processes.record_exit_status), to say why the target went away."""
     env = dict(os.environ)
-    for name in ("ISRDBG_QEMU_PID", "ISRDBG_QEMU_STATUS"):
+    for name in ("ISRDBG_QEMU_PID", "ISRDBG_QEMU_STATUS", trace_plugin.RING_ENV):
         env.pop(name, None)     # a QEMU of an outer isrdbg is not ours
     if qemu_pid is not None and qemu_status is not None:
         env["ISRDBG_QEMU_PID"] = str(qemu_pid)
         env["ISRDBG_QEMU_STATUS"] = str(qemu_status)
+        ring = trace_plugin.ring_of(Path(qemu_status).parent)   # QEMU's workdir
+        if ring is not None:
+            env[trace_plugin.RING_ENV] = str(ring)
     ours = sysconfig.get_paths()["purelib"]
     known = env.get("ISRDBG_SITE_PACKAGES", "")
     env["ISRDBG_SITE_PACKAGES"] = os.pathsep.join(p for p in (ours, known) if p)

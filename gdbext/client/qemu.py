@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..errors import IsrError
-from . import processes
+from . import processes, trace_plugin
 from ..elf import read_header
 from .boot import BootPlan
 from .kernel_image import MULTIBOOT_ELF
@@ -87,6 +87,8 @@ class Qemu:
         argv += ["-smp", f"{spec.smp},sockets={spec.smp}" if spec.smp > 1 else "1"]
         if plan.accel is not None:
             argv += ["-accel", plan.accel]
+        if plan.accel == "tcg":     # isr-trace records through the trace plugin if QEMU runs it
+            argv += trace_plugin.qemu_args(self.arch.qemu, self.workdir)
         return argv + list(spec.qemu_args)
 
     def start(self, timeout: float = 10.0) -> "Qemu":
