@@ -177,6 +177,7 @@ def test_watches_are_published_as_a_new_generation_the_plugin_applies():
     watches = [Watch(0x103000, 1, KIND_ENTRY), Watch(0x103040, 2, KIND_EXIT)]
     first = ring.set_watches(watches)
     assert plugin.table() == watches and ring.watch_generation == first
+    assert ring.watches() == watches
     assert not ring.applied
     plugin.apply()
     assert ring.applied
