@@ -109,6 +109,7 @@ def _run_batch(commands: List[str], workdir: Path, env: dict, timeout: Optional[
         return gdb.wait(timeout=limit)
     except subprocess.TimeoutExpired:
         command = running_command(commands, progress)
+        processes.stop_gdb(gdb, group=True)     # first: what GDB says then comes before ours
         doing = f"GDB was still running `{command}`" if command else "GDB had not started"
         print(f"isrdbg: gave up after {limit:g}s: {doing}", file=sys.stderr)
         return 124

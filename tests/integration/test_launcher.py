@@ -30,19 +30,20 @@ def test_batch_fails_when_a_command_fails_and_stops_there(kernels):
                    ["echo one\\n", "no-such-command", "echo two\\n"])
     assert result.returncode == 1
     assert "one" in result.stdout and "two" not in result.stdout
-    assert 'Undefined command: "no-such-command"' in result.stderr
+    assert "no-such-command" in result.stderr
 
 
 def test_kernel_runs_to_its_exit(kernels):
     result = batch(kernels["x86_64"], "scenario=idle", ["continue"])
-    # The kernel exits through isa-debug-exit, so GDB loses the remote.
-    assert "Remote connection closed" in result.stderr or "exited" in result.stdout
+    # The kernel exits through isa-debug-exit (PASS: value 0); GDB's words for
+    # that differ between QEMU versions, isrdbg's do not
+    assert "isrdbg: the target exited: QEMU status 1 (isa-debug-exit value 0, or a QEMU error)" in result.stdout.splitlines()
 
 
 def test_batch_timeout_stops_everything(kernels, private_tmpdir):
     result = batch(kernels["x86_64"], "scenario=timer ticks=100000", ["continue"], timeout=3)
     assert result.returncode == 124
-    assert "isrdbg: gave up after 3s" in result.stderr
+    assert result.errors[-1] == "isrdbg: gave up after 3s: GDB was still running `continue`"
 
 
 def test_missing_kernel_is_one_line():
