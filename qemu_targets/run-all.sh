@@ -6,6 +6,7 @@
 #   ./run-all.sh                  every scenario either kernel knows
 #   ./run-all.sh timer nmi        just these
 #   ARCHES=i386 ./run-all.sh      one arch
+#   ACCEL=kvm TIMEOUT=60 ./run-all.sh   under KVM (see README "Under KVM")
 #
 # Each kernel supplies its own scenario list (the "known scenarios:" line
 # it prints for an unknown name). Every scenario is expected to PASS unless
@@ -20,7 +21,8 @@ set -u
 cd "$(dirname "$0")"
 
 ARCHES=${ARCHES:-"x86_64 i386"}
-TIMEOUT=10
+ACCEL=${ACCEL:-tcg}
+TIMEOUT=${TIMEOUT:-10}	# KVM on a loaded nested host boots in up to ~20 s
 
 make -s -j2 || exit 2
 
@@ -102,8 +104,8 @@ expect triple-fault 0 "RESET (by design)"
 # ---- running -------------------------------------------------------------
 qemu_for() {
 	case $1 in
-	x86_64) echo "qemu-system-x86_64 -kernel build/x86_64/kernel.elf32" ;;
-	i386)   echo "qemu-system-i386 -kernel build/i386/kernel.elf" ;;
+	x86_64) echo "qemu-system-x86_64 -accel $ACCEL -kernel build/x86_64/kernel.elf32" ;;
+	i386)   echo "qemu-system-i386 -accel $ACCEL -kernel build/i386/kernel.elf" ;;
 	esac
 }
 
