@@ -58,7 +58,7 @@ class PluginEngine:
         self.sites = Sites()
         self.handlers = {}          # handler address -> HandlerCode, watched by the plugin
         self.view = None            # the CpuView (IDT, GDT) entries decode against
-        self.exit_addresses = frozenset()
+        self.exit_owners = {}       # exit address -> handlers it closes runs of
         self.undecoded = Counter()  # reason -> entry records not decoded
         self.events = 0             # records read
         self.entries = 0            # entries opened as runs
@@ -150,16 +150,19 @@ class PluginEngine:
         runs still open (their exits must still close them)."""
         busy = {run.handler for run in TRACKER.pending()}
         sites = [Site(address, ENTRY) for address in self.handlers]
+        owners = {}
         for handler in set(self.handlers) | busy:
             code = self.handlers.get(handler) or TRACKING.code.get(handler)
             if code is None:
                 continue
             sites += [Site(address, kind, code.insns[address].mnemonic)
                       for address, kind in code.exits]
+            for address, _ in code.exits:
+                owners.setdefault(address, set()).add(handler)
+        self.exit_owners = owners
         if self.ring is None:
             return
         watches = self.sites.update(sites)
-        self.exit_addresses = frozenset(s.address for s in self.sites.current if not s.is_entry)
         if watches != self.ring.watches():
             # only a change: each new table makes the plugin flush QEMU's translations
             self.ring.set_watches(watches)
@@ -208,8 +211,10 @@ class PluginEngine:
             TRACKING.open_run(entry, live)
             self.entries += 1
             return
-        if record.pc not in self.exit_addresses:
-            return          # no longer watched: as a released exit breakpoint
+        owners = self.exit_owners.get(record.pc, ())
+        if not any(handler in self.handlers for handler in owners) and \
+                not any(run.handler in owners for run in TRACKER.pending()):
+            return          # no run of its handlers can close here: a released exit breakpoint
         bits = self.view.bits
         try:
             observation, cr3 = exit_from(record, site, bits)
@@ -221,6 +226,8 @@ class PluginEngine:
                                run, names, read_word_from(record, slot)))
         if run is None:
             return
+        if run.handler not in self.handlers:
+            self._publish()     # its last open run is done: the plugin may forget its exits
         for observer in TRACKING.observers:
             observer(run)
 
