@@ -49,7 +49,9 @@ Usage: isr-break [--hw] [--json] SPEC... [if CONDITION]
 
 SPEC: a number (14, 0x20), a range (32-47), a name (#PF, pf, page-fault) or a
 class (exceptions, irqs, all).  The handler is found in the live IDT and a
-breakpoint set on it; --hw uses hardware breakpoints (needed under KVM).
+breakpoint set on it; --hw uses a hardware breakpoint (under KVM, which the
+target reports, every isrdbg breakpoint is one, and arming refuses what does
+not fit the CPU's four debug registers).
 Vectors whose gate is not usable yet (IDT not loaded, gate not present) stay
 pending and are armed as soon as the IDT allows: at every stop and after
 every `lidt`.  When several vectors share a handler the hit names them all.
