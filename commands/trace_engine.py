@@ -31,12 +31,12 @@ import gdb
 
 from gdbext.errors import IsrError
 from gdbext.plugin_events import ENTRY, Site, Sites, entry_from, exit_from, read_word_from
-from gdbext.plugin_ring import STATE_REFUSED, STATE_RUNNING, RingError, RingFile
+from gdbext.plugin_ring import (RING_ENV, STATE_REFUSED, STATE_RUNNING, SWITCH_ENV,
+                                RingFile)
 
 from .state import TRACKER, TRACKER_LOCK
 from .tracking import TRACKING
 
-RING_ENV = "ISRDBG_TRACE_RING"
 DRAIN_PERIOD = 0.02     # seconds between looks at the ring while the guest runs
 BREAKPOINTS = "breakpoints"
 PLUGIN = "plugin"
@@ -85,6 +85,9 @@ class PluginEngine:
         self._start_watcher()
 
     def connect_from_environment(self):
+        switch = os.environ.get(SWITCH_ENV, "")
+        if switch.lower() in ("off", "0", "no"):
+            self.problem = f"turned off by {SWITCH_ENV}={switch}"
         path = os.environ.get(RING_ENV)
         if path and self.ring is None:
             try:

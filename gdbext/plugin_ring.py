@@ -23,6 +23,14 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from .errors import IsrError, TargetMemoryError
 
+# How the launcher (gdbext/client/trace_plugin.py) and GDB's side
+# (commands/trace_engine.py) agree on the ring: its file name in QEMU's
+# working directory, the variable naming it in GDB's environment, and the
+# switch that keeps the plugin out ("off").
+RING_NAME = "trace.ring"
+RING_ENV = "ISRDBG_TRACE_RING"
+SWITCH_ENV = "ISRDBG_TRACE_PLUGIN"
+
 MAGIC = b"ISRDBGR1"
 LAYOUT = 1
 

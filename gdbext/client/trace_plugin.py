@@ -14,11 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from ..plugin_ring import RING_ENV, RING_NAME, SWITCH_ENV  # noqa: F401 (shared names)
+
 PLUGIN = Path(__file__).resolve().parents[2] / "plugin" / "build" / "libisrdbg-trace.so"
-RING_NAME = "trace.ring"
-RING_ENV = "ISRDBG_TRACE_RING"
 MIN_QEMU = (9, 2)       # plugin API 4
-SWITCH_ENV = "ISRDBG_TRACE_PLUGIN"      # "off": never load it (breakpoints trace)
 
 
 @lru_cache(maxsize=None)
@@ -36,9 +35,13 @@ def qemu_version(qemu: str) -> Optional[Tuple[int, int]]:
     return (int(found.group(1)), int(found.group(2))) if found else None
 
 
+def switched_off() -> bool:
+    return os.environ.get(SWITCH_ENV, "").lower() in ("off", "0", "no")
+
+
 def why_not(qemu: str) -> Optional[str]:
     """Why the plugin cannot go into ``qemu`` (None: it can)."""
-    if os.environ.get(SWITCH_ENV, "").lower() in ("off", "0", "no"):
+    if switched_off():
         return f"turned off by {SWITCH_ENV}={os.environ[SWITCH_ENV]}"
     if not PLUGIN.exists():
         return f"the trace plugin is not built ({PLUGIN}; run isrdbg build)"
