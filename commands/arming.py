@@ -76,7 +76,8 @@ class HandlerBreakpoint(gdb.Breakpoint):
                 return False    # disarmed during a stop(); deleted at the next real stop
             try:
                 view, live, sp, cs = read_entry_registers(self.address)
-                if TRACKING.repeated(TARGET.cpu, self.address, sp, TRACKING.covers(self.address)):
+                if TRACKING.repeated(TARGET.cpu, self.address, sp, TRACKING.covers(self.address),
+                                     live):
                     return False    # the same entry again (see Tracking.repeated)
                 self.entry = read_entry(view, self.address, sp, cs)
                 TRACKING.enter(self.entry, live)

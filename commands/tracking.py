@@ -101,15 +101,19 @@ class Tracking:
         self.analyzer = None      # (bits, IDT generation, Analyzer): the save analysis
         self.save_states = {}     # handler -> {address: [MachineState]} (see explain)
 
-    def repeated(self, cpu, pc, sp, certain=True):
+    def repeated(self, cpu, pc, sp, certain=True, registers=None):
         """Whether this hit repeats the previous one on ``cpu`` (same PC and
-        stack pointer, no tracking breakpoint hit in between).  QEMU sometimes
-        ends the single-step GDB uses to step over a breakpoint without
-        executing the instruction; GDB then reports the same breakpoint again,
-        and recording it twice would open (or close) one handler run twice.
+        stack pointer, and every register the same when ``registers`` came
+        from a `g` packet; no tracking breakpoint hit in between).  QEMU
+        sometimes ends the single-step GDB uses to step over a breakpoint
+        without executing the instruction; GDB then reports the same
+        breakpoint again, and recording it twice would open (or close) one
+        handler run twice.  The registers keep genuine hits apart that share
+        PC and stack pointer: Linux enters every interrupt from user mode on
+        one per-CPU entry stack, and a run may exit on the other CPU.
         ``certain``: no genuine hit can look like this (an entry of a handler
         whose every exit has a breakpoint, which a run must hit in between)."""
-        hit = (pc, sp)
+        hit = (pc, sp, getattr(registers, "raw", None))
         if certain and self.last_hit.get(cpu) == hit:
             self.repeats += 1
             return True
@@ -213,7 +217,7 @@ class Tracking:
             regset = register_set(bits)
             regs = read_registers(regset.at_exit, at=address)
             sp = regs[regset.sp]
-            if self.repeated(TARGET.cpu, address, sp):
+            if self.repeated(TARGET.cpu, address, sp, registers=regs):
                 return False
             slot = bits // 8
             stack = _read_stack(sp, slot) if kind != "return" else b""

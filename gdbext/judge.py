@@ -116,9 +116,16 @@ def _intended(changes, explain, at):
     return kept, findings, tuple(unjudged)
 
 
+# Registers that hold a per-CPU value (x86_64 GS bases: one of them is the
+# kernel's per-CPU area), not the interrupted code's: they differ when a run
+# resumes on another CPU than it entered on.
+PER_CPU = ("gs_base", "k_gs_base")
+MIGRATED = "per-CPU GS base: the run returned on another CPU than it entered on"
+
+
 def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_type: str,
                exit: ExitObservation, enabled_interrupts_at: Optional[int], base: Dict,
-               explain=None) -> Verdict:
+               explain=None, migrated: bool = False) -> Verdict:
     """``base`` carries the Finding fields shared by all (vector, cpu, handler);
     ``enabled_interrupts_at`` is where a nested entry found IF set inside it;
     ``explain(names)`` gives a gdbext.restored.Restore per changed register
@@ -131,8 +138,12 @@ def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_
     findings, unjudged = [], ()
     if changes:
         judged = changes
-        if explain is not None:
-            judged, findings, unjudged = _intended(changes, explain, at)
+        if migrated:
+            unjudged = tuple((c.name, MIGRATED) for c in changes if c.name in PER_CPU)
+            judged = [c for c in changes if c.name not in PER_CPU]
+        if explain is not None and judged:
+            judged, findings, more = _intended(judged, explain, at)
+            unjudged += more
         findings += _register_findings(judged, at)
     if gate_type in ("interrupt", "interrupt16"):
         if enabled_interrupts_at is not None:

@@ -355,7 +355,10 @@ class Tracker:
         (see gdbext.restored)."""
         run, how = self.match(cpu, observation, cr3, read)
         if run is None:
-            self.unmatched[how] += 1
+            if observation.kind == "iret":
+                # a `ret` or a passage at a resume point that matches no run is
+                # ordinary code, not an exit; an iret always returns from something
+                self.unmatched[how] += 1
             return None
         self._forget(run)
         chain = self.running.get(cpu)
@@ -369,7 +372,8 @@ class Tracker:
         run.verdict = judge_exit(regset, run.frame, run.entry, run.gate_type,
                                  observation, run.enabled_interrupts_at,
                                  {"vector": run.vector, "cpu": cpu, "handler": run.handler},
-                                 explain=(lambda names: explain(run, names)) if explain else None)
+                                 explain=(lambda names: explain(run, names)) if explain else None,
+                                 migrated=cpu != run.cpu)
         _compact(run, regset)
         self._account(run)
         return run

@@ -385,7 +385,8 @@ class ScenarioRun:
         if trace is not None:
             result.trace = trace
             result.per_vector = [{k: row.get(k) for k in ("vectors", "vector", "runs",
-                                                          "max_depth", "findings")}
+                                                          "max_depth", "findings", "unpaired",
+                                                          "changes_not_judged")}
                                  for row in trace.get("per_vector", [])]
             result.run_findings = trace.get("findings", [])
 

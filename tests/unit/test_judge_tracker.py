@@ -315,3 +315,16 @@ def test_a_lost_register_is_still_an_error():
     run = tracker.exit(0, iret_from(f.rip_slot, f, changes={"rbx": 0x1}),
                        explain=_explained("lost", "never saved"))
     assert rules(run) == ["clobbered-register"]
+
+
+def test_per_cpu_gs_bases_are_not_judged_after_a_migration():
+    """Linux: a process entered on CPU 1 returns on CPU 0, where the kernel's
+    per-CPU base in KERNEL_GS_BASE is CPU 0's."""
+    f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    tracker = Tracker()
+    tracker.enter(1, (32,), 0x102000, "interrupt", f, context(f))
+    moved = tracker.exit(0, iret_from(0xFFFFC90000013F58, f, changes={"k_gs_base": 0x4000}))
+    assert moved.findings == () and [name for name, _ in moved.verdict.unjudged] == ["k_gs_base"]
+    tracker.enter(1, (32,), 0x102000, "interrupt", f, context(f))
+    stayed = tracker.exit(1, iret_from(0xFFFFC90000013F58, f, changes={"k_gs_base": 0x4000}))
+    assert rules(stayed) == ["segment-clobbered"]
