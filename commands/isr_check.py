@@ -25,7 +25,8 @@ def check_vectors(specs):
         else:
             handlers.setdefault(gate.handler, []).append(gate.vector)
     analyzer = Analyzer(TARGET.read_memory, bits, att=TARGET.att_syntax,
-                        symbolize=TARGET.symbolize)
+                        symbolize=TARGET.symbolize,
+                        control=dict(TARGET.registers(("cr4", "efer"), optional=True)))
     checks = [analyzer.check(address, tuple(vectors)) for address, vectors in
               sorted(handlers.items(), key=lambda item: item[1])]
     addresses = {c.handler for c in checks} | {f.address for c in checks for f in c.findings}

@@ -3,6 +3,7 @@
 from gdbext.idt import read_idt
 from gdbext.render import json as render_json
 from gdbext.render.text import render_idt
+from gdbext.static_check import freed_message, points_at_freed_memory
 from gdbext.vectors import parse_specs
 
 from .base import TARGET, IsrCommand
@@ -21,6 +22,9 @@ gate type (interrupt/trap/task), code selector, handler address and symbol,
 IST index, DPL and present bit.  Runs of identical gates are folded into one
 line; --all shows every vector.  --json prints the same data as one JSON line.
 
+Gates whose handler address holds int3 bytes (0xcc, as Linux's freed init
+code does) are listed below the table as handler-in-freed-memory warnings.
+
 IDTR comes from QEMU's monitor for the CPU of the selected thread; on other
 targets give it with `set isr idt-base ADDR` and `set isr idt-limit N`."""
 
@@ -34,13 +38,33 @@ targets give it with `set isr idt-base ADDR` and `set isr idt-limit N`."""
         parser.add_argument("spec", nargs="*")
 
     def result(self, args):
-        return read_idt(TARGET, parse_specs(args.spec) if args.spec else None)
+        view = read_idt(TARGET, parse_specs(args.spec) if args.spec else None)
+        return view, freed_handlers(view)
 
-    def document(self, view, args):
-        return render_json.idt_doc(view)
+    def document(self, result, args):
+        view, freed = result
+        doc = render_json.idt_doc(view)
+        doc["warnings"] = [{"rule": "handler-in-freed-memory", "vectors": vectors,
+                            "message": freed_message(vectors)} for vectors in freed]
+        return doc
 
-    def text(self, view, args, style):
-        return render_idt(view, fold=not args.all, style=style)
+    def text(self, result, args, style):
+        view, freed = result
+        lines = [render_idt(view, fold=not args.all, style=style)]
+        lines += [style("bad", "warning") + f" handler-in-freed-memory: {freed_message(vectors)}"
+                  for vectors in freed]
+        return "\n".join(lines)
+
+
+def freed_handlers(view):
+    """[vectors] per group of gates whose handler address holds 0xcc bytes."""
+    by_handler = {}
+    for gate in view.gates:
+        if gate.valid and gate.handler is not None:
+            by_handler.setdefault(gate.handler, []).append(gate.vector)
+    freed = [vector for handler, vectors in by_handler.items()
+             if points_at_freed_memory(TARGET.read_memory, handler) for vector in vectors]
+    return [sorted(freed)] if freed else []
 
 
 def register():

@@ -63,10 +63,11 @@ class Finding:
     address: Optional[int] = None          # instruction where it was seen (iret, ret, ...)
     handler: Optional[int] = None
     details: Dict[str, Any] = field(default_factory=dict)   # e.g. {"registers": {...}}
+    level: Optional[str] = None    # the rule's severity, lowered where the bug cannot happen here
 
     @property
     def severity(self) -> str:
-        return RULES[self.rule].severity
+        return self.level or RULES[self.rule].severity
 
     @property
     def is_problem(self) -> bool:

@@ -27,10 +27,10 @@ from .cfg import IRET, RET, CodeReader, HandlerCode, explore
 from .dataflow import Budget, Flow, run_flow
 from .disasm import disassemble
 from .errors import TargetMemoryError
-from .findings import Finding, sort_findings
+from .findings import WARNING, Finding, sort_findings
 from .stack_machine import (AC_WRITE, SIMD_RESTORES, SIMD_SAVES, Machine, MachineState,
                             writes_memory_below_sp, writes_simd, X86_OP_MEM)
-from .vectors import vector as vector_info
+from .vectors import format_vector_list, vector as vector_info
 
 MAX_CALL_DEPTH = 2              # callee levels analysed for stack use, SIMD and the red zone
 HANDLER_VISITS = 60_000         # instruction visits for one handler (its followed callees too)
@@ -40,11 +40,39 @@ FREED_BYTES = 16                # this many int3 bytes at a handler: freed memor
 STUB_INSNS = 4                  # a stub-array entry: at most this many pushes/nops, then jmp
 OWN_RETURN = "own"              # the return address of the function being summarised
 
+# Vectors whose error code the CPU pushes only with a feature on: (when, does
+# it hold given {cr4, efer}: True/False, None when it cannot be read).
+CR4_CET = 1 << 23
+EFER_SVME = 1 << 12
+ERROR_CODE_CONDITIONS = {
+    21: ("with CET enabled (CR4.CET)",
+         lambda c: None if "cr4" not in c else bool(c["cr4"] & CR4_CET)),
+    29: ("in an SEV-ES/SEV-SNP guest", lambda c: None),
+    30: ("with SVM enabled (EFER.SVME, AMD)",
+         lambda c: None if "efer" not in c else bool(c["efer"] & EFER_SVME)),
+}
+
 SCRATCH = {64: ("rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"),
            32: ("eax", "ecx", "edx")}
 ALIGNED_STORES = {"movaps", "movapd", "movdqa", "vmovaps", "vmovapd", "vmovdqa", "vmovdqa32",
                   "vmovdqa64", "movntdq", "movntps", "movntpd"}
 FRAME_FIELDS = {64: ("rip", "cs", "rflags", "rsp", "ss"), 32: ("eip", "cs", "eflags")}
+
+
+def points_at_freed_memory(read: Callable[[int, int], bytes], handler: int) -> bool:
+    """The handler's first bytes are all int3 (0xcc): Linux frees .init.text
+    and fills it so; gates left pointing there run no handler."""
+    try:
+        head = read(handler, FREED_BYTES)
+    except TargetMemoryError:
+        return False
+    return len(head) == FREED_BYTES and set(head) == {0xCC}
+
+
+def freed_message(vectors) -> str:
+    return f"the handler address holds int3 bytes (0xcc), as freed init code does: delivering " \
+           f"vector{'s' if len(vectors) > 1 else ''} {format_vector_list(vectors)} would trap " \
+           f"at once, not run a handler"
 
 
 @dataclass
@@ -85,7 +113,8 @@ class Analyzer:
 
     def __init__(self, read: Callable[[int, int], bytes], bits: int, att: bool = False,
                  symbolize: Optional[Callable[[int], Optional[str]]] = None,
-                 seconds: float = TOTAL_SECONDS, call_depth: int = MAX_CALL_DEPTH):
+                 seconds: float = TOTAL_SECONDS, call_depth: int = MAX_CALL_DEPTH,
+                 control: Optional[Dict[str, int]] = None):
         self.read = read
         self.bits = bits
         self.att = att          # show instructions in AT&T syntax (GDB's default flavor)
@@ -97,6 +126,7 @@ class Analyzer:
         self.code: Dict[int, HandlerCode] = {}
         self.flows: Dict[int, Flow] = {}
         self.seconds = seconds
+        self.control = control or {}    # cr4, efer of the target, when known
         self.timed_out = False      # a flow of the handler being checked ran out of time
         self.deadline = time.monotonic() + seconds
         self.call_depth = call_depth     # callee levels analysed (isr-saved needs only the first)
@@ -308,13 +338,7 @@ class Analyzer:
         return None
 
     def freed(self, handler: int) -> bool:
-        """The handler's first bytes are all int3 (0xcc): Linux frees .init.text
-        and fills it so; gates left pointing there run no handler."""
-        try:
-            head = self.reader._bytes(handler, FREED_BYTES)
-        except TargetMemoryError:
-            return False
-        return len(head) == FREED_BYTES and set(head) == {0xCC}
+        return points_at_freed_memory(self.reader._bytes, handler)
 
     def _unchecked(self, handler: int, vectors, why: str, findings=()) -> HandlerCheck:
         return HandlerCheck(handler, vectors, self.bits, tuple(findings), [], [], None, None, 0,
@@ -324,11 +348,8 @@ class Analyzer:
         vectors = tuple(vectors)
         if self.freed(handler):
             return self._unchecked(handler, vectors, "not analysed: no code at the handler", [
-                Finding("handler-in-freed-memory",
-                        f"the handler address {handler:#x} holds int3 bytes (0xcc), as freed "
-                        f"init code does: delivering vector "
-                        f"{', '.join(map(str, vectors)) or '?'} would trap at once, not run a "
-                        f"handler", vector=vectors[0] if len(vectors) == 1 else None,
+                Finding("handler-in-freed-memory", freed_message(vectors),
+                        vector=vectors[0] if len(vectors) == 1 else None,
                         address=handler, handler=handler, details={"static": True})])
         if time.monotonic() > self.deadline:
             return self._unchecked(handler, vectors, f"not analysed: this command's time budget "
@@ -383,13 +404,13 @@ class Analyzer:
         base = {"vector": vectors[0] if len(vectors) == 1 else None, "handler": handler}
         deepest = 0
 
-        def add(rule, address, message, group=None, **details):
+        def add(rule, address, message, group=None, level=None, **details):
             key = (rule, address if group is None else group)
             if key not in found:
                 text = self._text_elsewhere(address)
                 found[key] = Finding(rule, message, address=address,
                                      details={"static": True, "instruction": text, **details},
-                                     **base)
+                                     level=level, **base)
 
         slot = self.machine.slot
         for insn, state in flow.items():
@@ -412,7 +433,7 @@ class Analyzer:
                     deepest = max(deepest, self._check_call(insn, state, entry_mod, add, notes))
             elif m in IRET:
                 reached_exits.add((insn.address, "iret"))
-                self._check_exit(insn, state, error_code, add)
+                self._check_exit(insn, state, error_code, add, vectors)
                 exit_depths.setdefault(insn.address, set()).add(state.depth)
             elif m in RET:
                 top = state.slot(state.depth) if state.depth is not None else None
@@ -523,7 +544,17 @@ class Analyzer:
             found.setdefault(insn.address, []).append(state)
         return flow, found
 
-    def _check_exit(self, insn, state: MachineState, error_code, add):
+    def _error_code_condition(self, vectors):
+        """(condition, holds) for vectors whose error code exists only with a
+        CPU feature (#CP: CET, #VC: SEV-ES, #SX: SVM), else None."""
+        conditions = [ERROR_CODE_CONDITIONS[v] for v in vectors if v in ERROR_CODE_CONDITIONS]
+        if not conditions or len(conditions) != len(vectors):
+            return None
+        text = "; ".join(dict.fromkeys(c[0] for c in conditions))
+        verdicts = {c[1](self.control) for c in conditions}
+        return text, (True if True in verdicts else None if None in verdicts else False)
+
+    def _check_exit(self, insn, state: MachineState, error_code, add, vectors=()):
         slot = self.machine.slot
         changed = {name: token for name, token in state.changed().items()
                    if name not in state.reported and name not in ("rsp", "esp")
@@ -547,9 +578,20 @@ class Analyzer:
             return      # the saved RIP is on top: a (copied) frame, wherever it stands
         expected = -slot if error_code else 0
         if error_code and state.depth == 0:
-            add("error-code-not-popped", insn.address,
-                f"`{self.text(insn)}` with the error code still on the stack (no `add ${slot},"
-                f"%{'rsp' if slot == 8 else 'esp'}` on this path)")
+            message = f"`{self.text(insn)}` with the error code still on the stack (no `add " \
+                      f"${slot},%{'rsp' if slot == 8 else 'esp'}` on this path)"
+            when = self._error_code_condition(vectors)
+            if when is None:
+                add("error-code-not-popped", insn.address, message)
+            else:
+                condition, holds = when
+                state_text = {True: "it holds on this target: a real bug",
+                              False: "it does not hold on this target: a latent bug",
+                              None: "whether it holds cannot be read from here"}[holds]
+                add("error-code-not-popped", insn.address,
+                    f"{message}; the CPU pushes this vector's error code only {condition}, and "
+                    f"{state_text}", level=None if holds else WARNING, condition=condition,
+                    condition_holds=holds)
         elif state.depth != expected:
             extra = state.depth - expected
             culprit = state.adjusts[0][1] if extra > 0 and state.adjusts else None

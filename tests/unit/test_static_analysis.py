@@ -274,3 +274,29 @@ def test_a_spent_time_budget_checks_nothing_more():
     assert result.findings == () and result.truncated
     assert result.notes == ["not analysed: this command's time budget (0 s) ran out before "
                             "this handler"]
+
+
+DUMMY_ERROR_CODE_STUB = "h: push $0\n push %rax\n pop %rax\n add $8, %rsp\nbug: iretq"
+
+
+@pytest.mark.parametrize("vector,control,severity,holds", [
+    (21, {"cr4": 1 << 23}, "error", True),        # #CP with CET on: the CPU pushes one
+    (21, {"cr4": 0}, "warning", False),
+    (30, {"efer": 1 << 12}, "error", True),       # #SX with SVM on
+    (30, {"efer": 0}, "warning", False),
+    (29, {"cr4": 1 << 23}, "warning", None),      # #VC: SEV-ES cannot be read from here
+])
+def test_error_code_only_with_a_feature(vector, control, severity, holds):
+    """A stub pushing a dummy error code for #CP/#VC/#SX is wrong only where
+    the CPU raises that exception with an error code."""
+    image, _, result = check(DUMMY_ERROR_CODE_STUB, vectors=(vector,), control=control)
+    [finding] = result.findings
+    assert (finding.rule, finding.address, finding.severity) == \
+        ("error-code-not-popped", image["bug"], severity)
+    assert finding.details["condition_holds"] is holds
+    assert finding.details["condition"] in finding.message
+
+
+def test_error_code_not_popped_on_page_fault_stays_an_error():
+    image, _, result = check(DUMMY_ERROR_CODE_STUB, vectors=(14,), control={"cr4": 0})
+    assert [(f.rule, f.severity) for f in result.findings] == [("error-code-not-popped", "error")]
