@@ -74,6 +74,8 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
         gdb.execute(f"isr-trace {vector}", to_string=True)
     elif config == "watch":
         gdb.execute(f"isr-watch {vector}", to_string=True)
+    elif config == "untraced":
+        pass        # the guest alone (bench/plugin_rate.py: the plugin engine's reference)
     else:
         raise gdb.GdbError(f"bench: unknown configuration {config}")
     gdb.execute("break scenario_done", to_string=True)
@@ -88,12 +90,16 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     cpu = time.process_time() - cpu_start
     fields = dict(config=config, elapsed=elapsed, cpu=cpu,
                   handled=int(gdb.parse_and_eval("timer_ticks")))
-    if config not in ("baseline", "floor"):
+    if config not in ("baseline", "floor", "untraced"):
         from gdbext.commands.state import TRACKER
+        from gdbext.commands.trace_engine import ENGINE
         from gdbext.commands.tracking import TRACKING
         fields.update(recorded=sum(s.runs for s in TRACKER.stats.values()),
                       lost=TRACKER.lost_runs, unmatched=TRACKER.unmatched_exits,
-                      repeats=TRACKING.repeats)
+                      repeats=TRACKING.repeats, engine=ENGINE.name)
+        if ENGINE.active:
+            counters = ENGINE.ring.counters()
+            fields.update(events=counters.recorded, dropped=counters.dropped)
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

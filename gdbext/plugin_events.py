@@ -14,20 +14,16 @@ unmapped, and the judge then leaves the question open rather than accuse.
 
 import itertools
 from dataclasses import dataclass, replace
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from .entry import CpuView, Entry, decode_entry
 from .errors import IsrError, TargetMemoryError
 from .judge import ExitObservation
 from .plugin_ring import KIND_ENTRY, KIND_EXIT, Record, Watch
+from .register_file import RawRegisters
 from .snapshot import register_set
 
 ENTRY = "entry"
-
-# 32-bit code under a 64-bit QEMU: the plugin reads rax..., the i386
-# register set wants eax... (GDB shows them as the low halves too)
-_LOW_HALVES = {"eax": "rax", "ebx": "rbx", "ecx": "rcx", "edx": "rdx", "esi": "rsi",
-               "edi": "rdi", "ebp": "rbp", "esp": "rsp", "eip": "rip"}
 
 
 @dataclass(frozen=True)
@@ -91,31 +87,19 @@ class RecordTarget:
         return bool(self.record.mapped(address))
 
 
-def registers_for(record: Record, bits: int) -> Dict[str, int]:
-    """The record's registers under the names of the ``bits``-bit register set."""
-    registers = dict(record.registers)
-    if bits == 32:
-        for low, wide in _LOW_HALVES.items():
-            if low not in registers and wide in registers:
-                registers[low] = registers[wide] & 0xFFFFFFFF
-    return registers
-
-
 def entry_from(record: Record, view: CpuView) -> Tuple[Entry, Dict[str, int]]:
     """(the Entry, the registers at it) of an entry record, decoded against
     ``view`` (the IDT and GDT as last read while the guest was stopped).
     Raises IsrError as decode_entry does (no handler there, no plausible frame)."""
-    bits = view.bits
-    regset = register_set(bits)
-    registers = registers_for(record, bits)
+    regset = register_set(view.bits)
+    registers = record.registers        # 32-bit names too, as the low halves
     sp = registers.get(regset.sp)
     if sp is None:
         raise IsrError("the trace plugin recorded no stack pointer")
     entry = decode_entry(RecordTarget(record), view, record.pc, sp, registers.get("cs", 0))
     if entry.cpu != record.cpu:
         entry = replace(entry, cpu=record.cpu)      # the view may be another CPU's
-    live = {name: registers[name] for name in regset.at_entry if name in registers}
-    return entry, live
+    return entry, registers.only(regset.at_entry)
 
 
 def iret_words(read, sp: int, slot: int) -> bytes:
@@ -133,10 +117,7 @@ def exit_from(record: Record, site: Site, bits: int) -> Tuple[ExitObservation, O
     """(the ExitObservation, CR3) of an exit record.  The program counter is
     the watched instruction's address: QEMU's RIP is stale inside a block."""
     regset = register_set(bits)
-    registers = registers_for(record, bits)
-    regs: Mapping[str, int] = {name: registers[name] for name in regset.at_exit
-                               if name in registers}
-    regs[regset.pc] = record.pc
+    regs = _with_pc(record.registers, regset.pc, record.pc).only(regset.at_exit)
     sp = regs.get(regset.sp)
     if sp is None:
         raise IsrError("the trace plugin recorded no stack pointer")
@@ -144,6 +125,16 @@ def exit_from(record: Record, site: Site, bits: int) -> Tuple[ExitObservation, O
     observation = ExitObservation(site.kind, record.pc, regs, stack, sp,
                                   regs.get("cs", 0) & 3, site.mnemonic)
     return observation, regs.get("cr3")
+
+
+def _with_pc(registers: RawRegisters, name: str, pc: int) -> RawRegisters:
+    """``registers`` with the program counter ``name`` set to ``pc``."""
+    offset, size = registers.layout.slots.get(name, (None, 0))
+    if offset is None:
+        return registers
+    raw = bytearray(registers.raw)
+    raw[offset:offset + size] = (pc & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+    return RawRegisters(registers.layout, bytes(raw), registers.names)
 
 
 def read_word_from(record: Record, slot: int):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from .errors import IsrError, TargetMemoryError
+from .register_file import RawRegisters, RegisterLayout, with_low_halves
 
 # How the launcher (gdbext/client/trace_plugin.py) and GDB's side
 # (commands/trace_engine.py) agree on the ring: its file name in QEMU's
@@ -71,19 +72,25 @@ class Watch:
     kind: int           # KIND_ENTRY or KIND_EXIT
 
 
-@dataclass(frozen=True)
 class Record:
-    """One execution of a watched instruction, as the plugin saw it."""
+    """One execution of a watched instruction, as the plugin saw it.
+    ``registers``: a read-only mapping decoding a value only when asked
+    (gdbext.register_file), so that an entry and an exit compare as bytes."""
 
-    position: int               # the event's number in the ring (0, 1, ...)
-    pc: int                     # the watched instruction
-    tag: int
-    cpu: int                    # vCPU index (GDB thread number - 1)
-    kind: int
-    flags: int
-    registers: Dict[str, int]
-    stack_address: int          # guest address of stack[0]
-    stack: bytes                # the readable bytes around RSP
+    __slots__ = ("position", "pc", "tag", "cpu", "kind", "flags", "registers",
+                 "stack_address", "stack")
+
+    def __init__(self, position: int, pc: int, tag: int, cpu: int, kind: int, flags: int,
+                 registers, stack_address: int, stack: bytes):
+        self.position = position            # the event's number in the ring (0, 1, ...)
+        self.pc = pc                        # the watched instruction
+        self.tag = tag
+        self.cpu = cpu                      # vCPU index (GDB thread number - 1)
+        self.kind = kind
+        self.flags = flags
+        self.registers = registers
+        self.stack_address = stack_address  # guest address of stack[0]
+        self.stack = stack                  # the readable bytes around RSP
 
     def read(self, address: int, size: int) -> bytes:
         """Guest memory as it was at this event, where the record holds it."""
@@ -139,12 +146,16 @@ class Ring:
         self.ring_offset = self._u64(H_RING_OFFSET)
         self.regs_offset = self._u32(H_REGS_OFFSET)
         self.stack_offset = self._u32(H_STACK_OFFSET)
+        self.regs_size = self.stack_offset - self.regs_offset
         if self.slots == 0 or self.slots & (self.slots - 1) or \
                 self.ring_offset + self.slots * self.record_size > len(buffer) or \
                 self.watch_offset + self.max_watch * WATCH_SIZE > self.ring_offset:
             raise RingError("the ring file's sizes do not fit the file")
         self._layout: Optional[Tuple[Tuple[str, int, int], ...]] = None
-        self._decoder = None
+        self._registers_view: Optional[Tuple[RegisterLayout, Tuple[str, ...]]] = None
+        # 8-byte words of the whole file: the ring's sequence numbers and
+        # counters are read and stored each as one aligned access
+        self._words = (ctypes.c_uint64 * (len(buffer) // 8)).from_buffer(buffer)
         self._next_generation = self._u64(H_WATCH_GEN) + 1
 
     # -- raw access ---------------------------------------------------------------
@@ -156,7 +167,7 @@ class Ring:
 
     def _store64(self, offset: int, value: int) -> None:
         # one aligned 8-byte store: the plugin's threads read these words
-        ctypes.c_uint64.from_buffer(self.buffer, offset).value = value
+        self._words[offset >> 3] = value
 
     # -- the plugin's state ---------------------------------------------------------
     @property
@@ -236,55 +247,43 @@ class Ring:
         return generation
 
     # -- records --------------------------------------------------------------------
-    def _register_decoder(self):
-        """One struct for a record's whole register area: every register sits
-        in its own 8-byte-aligned slot, zero-padded (a 16-byte one is two
-        words); a drain decodes thousands of records."""
-        if self._decoder is None:
+    def _register_view(self):
+        """(the RegisterLayout of a record's register area, every name in it)."""
+        if self._registers_view is None:
             layout = self.registers_layout()
             if not layout:
                 return None
-            fmt, at, names = "<", 0, []
-            for name, offset, size in sorted(layout, key=lambda entry: entry[1]):
-                if offset < at or offset % 8 or size > 16:
-                    raise RingError(f"register {name!r} has a layout this isrdbg cannot read")
-                fmt += "x" * (offset - at) + ("QQ" if size > 8 else "Q")
-                at = offset + (16 if size > 8 else 8)
-                names.append((name, size > 8))
-            self._decoder = (struct.Struct(fmt), tuple(names))
-        return self._decoder
-
-    def _registers(self, base: int, decoder) -> Dict[str, int]:
-        if decoder is None:
-            return {}
-        layout, names = decoder
-        values = iter(layout.unpack_from(self.buffer, base))
-        registers = {}
-        for name, wide in names:
-            value = next(values)
-            registers[name] = value | (next(values) << 64) if wide else value
-        return registers
+            slots = with_low_halves({name: (offset, size) for name, offset, size in layout})
+            register_layout = RegisterLayout(slots)
+            self._registers_view = (register_layout, tuple(slots))
+        return self._registers_view
 
     def drain(self, limit: Optional[int] = None) -> List[Record]:
         """The records written since the last drain, oldest first (at most
         ``limit``); their slots are handed back to the plugin."""
-        decoder = self._register_decoder()
-        tail = self._u64(H_TAIL)
+        view = self._register_view()
+        words = self._words
+        tail = words[H_TAIL >> 3]
         records = []
         while limit is None or len(records) < limit:
-            at = self.ring_offset + (tail % self.slots) * self.record_size
-            if self._u64(at + R_SEQ) != tail + 1:
+            at = self.ring_offset + (tail & (self.slots - 1)) * self.record_size
+            if words[(at + R_SEQ) >> 3] != tail + 1:
                 break       # not written yet (or being written)
-            records.append(self._decode(at, tail, decoder))
-            self._store64(at + R_SEQ, tail + self.slots)
+            records.append(self._decode(at, tail, view))
+            words[(at + R_SEQ) >> 3] = tail + self.slots    # the slot is the plugin's again
             tail += 1
-            self._store64(H_TAIL, tail)
+        words[H_TAIL >> 3] = tail
         return records
 
-    def _decode(self, at: int, position: int, decoder) -> Record:
+    def _decode(self, at: int, position: int, view) -> Record:
         pc, tag, cpu, flags, stack_len, stack_address, kind = \
             _RECORD_HEAD.unpack_from(self.buffer, at + R_PC)
-        registers = self._registers(at + self.regs_offset, decoder)
+        if view is None:
+            registers = {}
+        else:
+            base = at + self.regs_offset
+            registers = RawRegisters(view[0], bytes(self.buffer[base:base + self.regs_size]),
+                                     view[1])
         stack_len = min(stack_len, self.record_size - self.stack_offset)
         stack_at = at + self.stack_offset
         return Record(position, pc, tag, cpu, kind, flags, registers, stack_address,

@@ -19,6 +19,15 @@ _LOW_HALVES = {"eax": "rax", "ebx": "rbx", "ecx": "rcx", "edx": "rdx", "esi": "r
 _ROW = re.compile(r"^\s*(\S+)\s+\d+\s+\d+\s+\d+\s+(\d+)\s+\S+\s+(\d+)\s+(\d+)\s*$")
 
 
+def with_low_halves(slots: Dict[str, Tuple[int, int]]) -> Dict[str, Tuple[int, int]]:
+    """``slots`` plus eax... as the low halves of rax... where those are 8 bytes."""
+    slots = dict(slots)
+    for narrow, wide in _LOW_HALVES.items():
+        if narrow not in slots and slots.get(wide, (0, 0))[1] == 8:
+            slots[narrow] = (slots[wide][0], 4)
+    return slots
+
+
 class LayoutError(ValueError):
     """The `maint print remote-registers` text or a packet does not fit."""
 
@@ -42,10 +51,7 @@ class RegisterLayout:
             match = _ROW.match(line)
             if match and match.group(1) != "''":
                 slots[match.group(1)] = (int(match.group(4)), int(match.group(2)))
-        for narrow, wide in _LOW_HALVES.items():
-            if narrow not in slots and slots.get(wide, (0, 0))[1] == 8:
-                slots[narrow] = (slots[wide][0], 4)
-        return cls(slots)
+        return cls(with_low_halves(slots))
 
     def spans(self, names: Iterable[str]) -> Tuple[frozenset, Tuple[Tuple[int, int], ...]]:
         """(the names of ``names`` the packet has, the byte ranges they
