@@ -87,14 +87,15 @@ def run_flow(reader, machine, entry: int, initial: MachineState, budget: Budget,
         queued.discard((address, key))
         flow.visits += 1
         check_clock += 1
-        if flow.visits > budget.visits or (check_clock >= 256 and time.monotonic() > budget.deadline):
-            flow.out_of_time = flow.visits <= budget.visits
-            flow.stopped = f"analysis stopped after {flow.visits - 1} instructions in " \
-                           f"{budget.who} ({'time' if flow.visits <= budget.visits else 'budget'} " \
-                           f"limit): findings cover the paths analysed so far"
-            break
+        late = check_clock >= 256 and time.monotonic() > budget.deadline   # the clock costs
         if check_clock >= 256:
             check_clock = 0
+        if flow.visits > budget.visits or late:
+            flow.out_of_time = flow.visits <= budget.visits
+            flow.stopped = f"analysis stopped after {flow.visits - 1} instructions in " \
+                           f"{budget.who} ({'time' if flow.out_of_time else 'budget'} limit): " \
+                           f"findings cover the paths analysed so far"
+            break
         state = flow.states[address][key]
         insn = flow.insns.get(address) or reader.insn(address)
         if insn is None:

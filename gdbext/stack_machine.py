@@ -253,7 +253,8 @@ class Machine:
         if m in ("call", "callq", "calll"):
             return state   # the caller accounts for calls (they return); RSP is unchanged after
         if m in SIMD_SAVES and state.simd_saved is None:
-            return replace(state, simd_saved=insn.address, simd_save_depth=self._mem_depth(insn, ops, state))
+            return replace(state, simd_saved=insn.address,
+                           simd_save_depth=self._mem_depth(insn, ops, state))
 
         sp_result = self._stack_pointer_arith(insn, m, ops, state)
         if sp_result is not None:

@@ -87,6 +87,7 @@ class FunctionFacts:
     unknown: bool = False                           # not fully analysed (indirect, unreadable)
     returns: bool = True                            # False: no path reaches a `ret` (noreturn)
     unusual: Optional[str] = None                   # why it is not an ordinary function
+    readable: bool = True                           # all its code could be read (PTI hides some)
     # a call it (or a callee) makes with RSP 8 off 16 (at address): code built for
     # 8-byte stack alignment (Linux's -mpreferred-stack-boundary=3)
     eight_byte_stack: Optional[int] = None
@@ -190,6 +191,8 @@ class Analyzer:
         initial = MachineState(depth=0, slots=((0, ("ret", OWN_RETURN, -1)),))
         flow = self._flow(address, initial, FUNCTION_VISITS, level, self.name(address))
         facts.unknown = own_unknown = bool(flow.stops) or flow.stopped is not None
+        facts.readable = address in flow.insns and \
+            not any(why == "code not readable" for _, why in flow.stops)
         deepest = 0
         returns = False
         moved = None        # the clearest sign of an unusual function, when there is one
@@ -507,7 +510,12 @@ class Analyzer:
         if self.bits == 64 and entry_mod is not None and state.depth is not None:
             rsp_mod = (entry_mod - state.depth) % 16
             evidence = callee.eight_byte_stack or self._eight_byte_kernel()
-            if rsp_mod and evidence is not None:
+            if rsp_mod and insn.target is not None and not callee.readable:
+                notes.append(f"`{self.text(insn)}` at {insn.address:#x} calls with RSP {rsp_mod} "
+                             f"bytes off 16 into code that cannot all be read here (Linux with PTI "
+                             f"hides kernel text while a CPU is in user mode): whether it needs "
+                             f"16-byte alignment is not known, so this is not reported")
+            elif rsp_mod and evidence is not None:
                 # the kernel's code does the same itself: built for 8-byte alignment
                 notes.append(f"`{self.text(insn)}` at {insn.address:#x} calls with RSP "
                              f"{rsp_mod} bytes off 16, as this kernel's own code does (call at "
