@@ -52,9 +52,14 @@ class IsrCheck(IsrCommand):
 
 Usage: isr-check [--json] SPEC...
 
-SPEC as for isr-idt (`isr-check all` checks every vector).  From each gate's
-handler every path is followed (jumps, and calls taken to return) with
-capstone and executed abstractly, reporting with the instruction at fault:
+SPEC as for isr-idt (`isr-check all` checks every vector).  Each gate's
+handler is decoded with capstone and executed abstractly along all its
+paths, joined where they meet (the work grows with the code, not with the
+number of paths).  A call to an ordinary function is summarised by the C
+ABI (rbx rbp r12-r15 kept, scratch registers changed); a callee that is not
+ordinary (it saves into its caller's frame or returns with RSP moved, like
+Linux's error_entry) is followed as part of the handler.  The notes name
+both.  Reporting, with the instruction at fault:
   ret-instead-of-iret          a ret on a handler path
   clobbered-register           registers written and not restored before iret
   segment-clobbered            DS/ES/FS/GS loaded and not restored
@@ -66,9 +71,16 @@ capstone and executed abstractly, reporting with the instruction at fault:
   stack-imbalance-at-iret      any other wrong stack depth at iret
   simd-clobbered               SSE/x87 use (also in called code) with no fxsave/xsave
   red-zone-use                 stores below RSP (also in called code)
+  handler-in-freed-memory      (warning) the gate points at 0xcc bytes (freed init code)
+error-code-not-popped for #CP/#VC/#SX is an error only where the CPU pushes
+that error code on this target (CET in CR4; SEV-ES; SVM in EFER), else a
+warning.  A misaligned call is a note when the kernel's own code calls with
+8-byte alignment (Linux) or the callee cannot be read (PTI).
 Per handler it shows static stack usage on the deepest path (frame, saves and
 the calls it can see) and the instructions on the shortest path to iret.
-Indirect jumps end the analysis of that path (shown as notes)."""
+Indirect jumps end the analysis of that path (shown as notes).  Budgets on
+instructions and time end an analysis with a note saying where; a handler
+the time budget cuts short gets no verdict."""
 
     NAME = "isr-check"
     COMPLETE_WORDS = ("--json",)

@@ -53,7 +53,12 @@ save area found by executing the handler's code from its entry to here
 live stack, ordered by address: slot, offset from the interrupt frame,
 register, saved value, whether it equals the interrupted context's value,
 and the instruction that saved it.  Registers that changed and have no copy
-are listed below.  Needs no symbols."""
+are listed below.  Needs no symbols.
+
+When the handler moved to another stack (Linux copies pt_regs from the entry
+stack to the task stack), the slots are found from the handler's call whose
+return address is on the live stack, and shown in the copy once the copied
+frame's RIP equals the interrupted RIP; a note says where they are."""
 
     NAME = "isr-saved"
     COMPLETE_WORDS = ("--json",)
