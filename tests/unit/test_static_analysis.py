@@ -300,3 +300,34 @@ def test_error_code_only_with_a_feature(vector, control, severity, holds):
 def test_error_code_not_popped_on_page_fault_stays_an_error():
     image, _, result = check(DUMMY_ERROR_CODE_STUB, vectors=(14,), control={"cr4": 0})
     assert [(f.rule, f.severity) for f in result.findings] == [("error-code-not-popped", "error")]
+
+
+SWITCHING_HANDLER = """
+h:  push %rbx
+    mov %rsp, %rbx
+    mov stack_top(%rip), %rsp       # another stack, as Linux's NMI entry from user mode
+    {saves}
+site: call f
+    {restores}
+    mov %rbx, %rsp
+    pop %rbx
+    iretq
+f:  ret
+stack_top: .quad 0x9000"""
+
+
+def test_pushes_after_a_stack_switch_are_saves():
+    saves = "push %rax; push %rcx; push %rdx; push %rsi; push %rdi; push %r8; push %r9; " \
+            "push %r10; push %r11"
+    restores = "pop %r11; pop %r10; pop %r9; pop %r8; pop %rdi; pop %rsi; pop %rdx; pop %rcx; " \
+               "pop %rax"
+    _, _, result = check(SWITCHING_HANDLER.format(saves=saves, restores=restores))
+    assert rules(result) == []
+
+
+def test_a_register_not_pushed_after_a_stack_switch_is_caught():
+    saves = "push %rax; push %rdx; push %rsi; push %rdi; push %r8; push %r9; push %r10; push %r11"
+    restores = "pop %r11; pop %r10; pop %r9; pop %r8; pop %rdi; pop %rsi; pop %rdx; pop %rax"
+    image, _, result = check(SWITCHING_HANDLER.format(saves=saves, restores=restores))
+    assert [(f.rule, f.address, f.details["registers"]) for f in result.findings] == \
+        [("unsaved-scratch-across-call", image["site"], ["rcx"])]
