@@ -99,7 +99,8 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
                       repeats=TRACKING.repeats, engine=ENGINE.name)
         if ENGINE.active:
             counters = ENGINE.ring.counters()
-            fields.update(events=counters.recorded, dropped=counters.dropped)
+            fields.update(events=counters.recorded, dropped=counters.dropped,
+                          backlog=ENGINE.stop_drain_seconds)
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

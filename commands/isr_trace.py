@@ -165,7 +165,9 @@ plus the first one per vector and rule."""
             return render_json.document("trace-engine", engine=ENGINE.name, description=result)
         if args.action == "start":
             return render_json.breakpoints_doc(result)
-        return render_json.trace_doc(result)
+        doc = render_json.trace_doc(result)
+        doc["engine"] = ENGINE.as_dict()     # the plugin's losses, never silent
+        return doc
 
     def text(self, result, args, style):
         if args.action == "engine":

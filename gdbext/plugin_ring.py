@@ -282,12 +282,13 @@ class Ring:
             registers = {}
         else:
             base = at + self.regs_offset
-            registers = RawRegisters(view[0], bytes(self.buffer[base:base + self.regs_size]),
-                                     view[1])
+            # an mmap's slice is a bytes copy already (a bytearray's, in tests, a bytearray)
+            registers = RawRegisters(view[0], self.buffer[base:base + self.regs_size], view[1])
         stack_len = min(stack_len, self.record_size - self.stack_offset)
         stack_at = at + self.stack_offset
+        stack = self.buffer[stack_at:stack_at + stack_len]
         return Record(position, pc, tag, cpu, kind, flags, registers, stack_address,
-                      bytes(self.buffer[stack_at:stack_at + stack_len]))
+                      stack if type(stack) is bytes else bytes(stack))
 
 
 class RingFile(Ring):
