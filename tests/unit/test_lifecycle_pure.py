@@ -2,7 +2,10 @@
 ends, and the batch script that tells a launcher which command GDB ran."""
 
 import signal
+import sys
+import time
 
+from gdbext.client import processes
 from gdbext.client.gdb_launch import batch_script, running_command
 from gdbext.target_end import describe_qemu_status, read_status, target_exited
 
@@ -44,3 +47,37 @@ def test_batch_script_numbers_top_level_commands_only(tmp_path):
     assert running_command(commands, progress) == "continue"
     progress.unlink()
     assert running_command(commands, progress) is None
+
+
+
+def test_exit_status_is_recorded_whole(tmp_path):
+    child = processes.spawn([sys.executable, "-c", "raise SystemExit(3)"])
+    path = tmp_path / "status"
+    processes.record_exit_status(child, path).join(timeout=10)
+    assert read_status(path) == 3
+    assert not (tmp_path / "status.part").exists()
+
+
+def _gone(pid) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_stop_group_ends_what_the_child_started(tmp_path):
+    """As GDB's `shell sleep 60` would: the grandchild dies with the group."""
+    marker = tmp_path / "grandchild"
+    child = processes.spawn(["sh", "-c", f"sleep 60 & echo $! > {marker}; wait"],
+                            own_session=True)
+    deadline = time.monotonic() + 10
+    while not (marker.exists() and marker.read_text().strip()):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    grandchild = int(marker.read_text())
+    processes.stop(child, grace=5, group=True)
+    deadline = time.monotonic() + 5
+    while not _gone(grandchild):
+        assert time.monotonic() < deadline, "the grandchild outlived stop(group=True)"
+        time.sleep(0.05)
