@@ -99,8 +99,11 @@ class PluginEngine:
                 self.problem = str(error)
 
     def disconnect(self, why):
-        self.ring, self.path, self.problem = None, None, why
-        self.handlers = {}
+        with self.lock:
+            if self.ring is not None:
+                self.ring.set_watches([])   # the plugin stops recording at the next resume
+            self.ring, self.path, self.problem = None, None, why
+            self.handlers = {}
 
     @property
     def active(self):
