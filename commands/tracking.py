@@ -254,9 +254,11 @@ class Tracking:
             except IsrError:
                 return None
         read_word = read_word or read_target_word
-        states = self._save_states(run.handler, run.frame.bits).get(exit.address, [])
+        same_stack = exit.kind != "iret" or exit.sp == run.frame.rip_slot
+        states = (self._save_states(run.handler, run.frame.bits).get(exit.address, [])
+                  if same_stack else [])
         return explain_changes(states, run.frame.address, exit.address, names,
-                               run.entry.values, exit.registers, read_word)
+                               run.entry.values, exit.registers, read_word, same_stack)
 
     def save_analysis(self, handler, bits):
         """Run the save analysis of ``handler`` now, while the target is

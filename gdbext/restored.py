@@ -34,10 +34,17 @@ def _same_orig(token, name) -> bool:
 
 def explain_changes(states: Sequence, frame_address: int, exit_address: int,
                     names: Iterable[str], entry_values: Mapping[str, int],
-                    exit_values: Mapping[str, int], read_word: Callable[[int], Optional[int]]) -> Dict[str, Restore]:
+                    exit_values: Mapping[str, int], read_word: Callable[[int], Optional[int]],
+                    same_stack: bool = True) -> Dict[str, Restore]:
     """One Restore per register in ``names``.  ``states``: the analysis'
     states before the exit instruction (empty when it did not reach it);
-    ``read_word(address)`` the slot's value now, None when unreadable."""
+    ``read_word(address)`` the slot's value now, None when unreadable;
+    ``same_stack``: the exit pops the frame the entry pushed (the slots are
+    relative to it; a kernel that returns through a copy put them elsewhere)."""
+    if not same_stack:
+        return {name: Restore(name, UNKNOWN, reason="the run returned through a copy of its "
+                                                    "frame on another stack")
+                for name in names}
     found = {}
     for name in names:
         found[name] = _explain(states, frame_address, exit_address, name,

@@ -57,3 +57,9 @@ def test_no_evidence_is_not_judged():
     assert explain([State({}, SAVED)], {}, {"rax": 0x1})["rax"].kind == UNKNOWN   # unreadable
     two = [State({}, SAVED), State({}, ((0x18, ("orig", "rax", 0x102)),))]
     assert explain(two, {FRAME - 8: 0x1, FRAME - 0x18: 0x1}, {"rax": 0x1})["rax"].kind == UNKNOWN
+
+
+def test_a_return_through_a_copy_of_the_frame_is_not_judged():
+    found = explain_changes([State({}, SAVED)], FRAME, 0x200, ["rax"], ENTRY, {"rax": 0x1},
+                            lambda address: 0x1, same_stack=False)["rax"]
+    assert found.kind == UNKNOWN and "another stack" in found.reason
