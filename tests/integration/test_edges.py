@@ -199,3 +199,18 @@ def test_one_ctrl_c_stops_a_target_with_every_vector_traced(kernels):
         for raw in RAW + ("isr-frame: None",):
             assert raw not in text
     assert status["state"] == "stopped" and status["runs"] > 100   # the trace went on
+
+
+def test_mi_interrupt_stops_a_target_with_every_vector_traced(kernels):
+    """Session.interrupt (-isr-interrupt): -exec-interrupt alone was lost as
+    Ctrl-C was, taking up to 4 tries of a second each."""
+    with running_session(kernels["x86_64"]) as session:
+        session.console("isr-trace all")
+        for _ in range(5):
+            session.console("continue")
+            time.sleep(0.5)
+            stop = session.interrupt(timeout=1.0)
+            assert stop.kind == "stopped"
+        assert session.status()["runs"] > 0
+        assert session.isr("isr-interrupt") == {"schema": "isrdbg/1", "kind": "interrupt",
+                                                "interrupted": False}
