@@ -1,6 +1,7 @@
 """What every isrdbg GDB command shares: argument parsing that reports errors
-in one line, mapping core errors to ``gdb.GdbError``, styled output, and the
-per-session state (settings, target adapter)."""
+in one line, the guard on the target's state each command declares (NEEDS),
+mapping core and GDB errors to one-line ``gdb.GdbError``s, completion, styled
+output, and the per-session state (settings, target adapter)."""
 
 import argparse
 import json
