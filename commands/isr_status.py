@@ -38,6 +38,7 @@ isr-watch exit).  Works while the target runs."""
     def _result(self, args):
         runs, findings = tracker_totals(TRACKER)
         common = dict(runs=runs, findings=findings, open_runs=len(TRACKER.pending()),
+                      unpaired=TRACKER.lost_runs + TRACKER.unmatched_exits,
                       last_stop=REGISTRY.last_stop)
         inferior = gdb.selected_inferior()
         thread = gdb.selected_thread()

@@ -29,10 +29,11 @@ class Status:
     handling: Tuple[int, ...] = ()   # vectors of the innermost handler run enclosing RSP
     depth: int = 0                   # handler runs open around RSP (1: in a handler, 2: nested)
     open_runs: int = 0
-    runs: int = 0                    # completed handler runs recorded
+    runs: int = 0                    # completed handler runs recorded (paired and judged)
     findings: Dict[str, int] = field(default_factory=dict)   # severity -> count
     last_stop: Optional[LastStop] = None
     problem: Optional[str] = None    # why CPU or mode are unknown
+    unpaired: int = 0                # entries and exits that could not be paired (not judged)
 
 
 def tracker_totals(tracker) -> Tuple[int, Dict[str, int]]:

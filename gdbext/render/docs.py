@@ -152,7 +152,8 @@ def status(doc) -> Status:
                                               tuple(stop["vectors"]), _int(stop["handler"]),
                                               stop["sequence"], stop["findings"])
     return Status(doc["state"], doc["cpu"], doc["mode"], tuple(doc["handling"]), doc["depth"],
-                  doc["open_runs"], doc["runs"], dict(doc["findings"]), last, doc["problem"])
+                  doc["open_runs"], doc["runs"], dict(doc["findings"]), last, doc["problem"],
+                  doc.get("unpaired", 0))
 
 
 # -- dispatch -------------------------------------------------------------------------------

@@ -196,7 +196,8 @@ def status_doc(status) -> Dict[str, Any]:
     return document(
         "status", state=status.state, cpu=status.cpu, mode=status.mode,
         handling=list(status.handling), depth=status.depth, open_runs=status.open_runs,
-        runs=status.runs, findings=dict(status.findings), problem=status.problem,
+        runs=status.runs, unpaired=status.unpaired, findings=dict(status.findings),
+        problem=status.problem,
         last_stop=None if stop is None else {
             "kind": stop.kind, "breakpoint": stop.breakpoint, "cpu": stop.cpu,
             "vectors": list(stop.vectors), "handler": hex_or_none(stop.handler),

@@ -412,7 +412,8 @@ def render_status(status, style: Style = PLAIN) -> str:
     lines = [style("title", where),
              f"  {status.runs} handler run{'s' if status.runs != 1 else ''} recorded, "
              f"{style(role, str(problems))} finding{plural} breaking the convention"
-             + (f" ({counts})" if counts else "")]
+             + (f" ({counts})" if counts else "")
+             + (f"; {status.unpaired} unpaired (not judged)" if status.unpaired else "")]
     stop = status.last_stop
     if stop is not None:
         what = "entry" if stop.kind == "entry" else f"exit of run #{stop.sequence}"
