@@ -331,3 +331,27 @@ def test_a_register_not_pushed_after_a_stack_switch_is_caught():
     image, _, result = check(SWITCHING_HANDLER.format(saves=saves, restores=restores))
     assert [(f.rule, f.address, f.details["registers"]) for f in result.findings] == \
         [("unsaved-scratch-across-call", image["site"], ["rcx"])]
+
+
+CALLS_F = f"""
+h:  {SAVE_SCRATCH}
+    call f
+    {RESTORE_SCRATCH}
+    iretq
+"""
+
+
+def test_a_memory_barrier_below_rsp_is_no_red_zone_use():
+    """Linux's smp_mb(): `lock addl $0,-4(%rsp)` leaves the memory as it was."""
+    _, _, result = check(CALLS_F + "f: lock addl $0, -4(%rsp)\n ret")
+    assert rules(result) == []
+    image, _, result = check(CALLS_F + "f:\nbug: movl $1, -4(%rsp)\n ret")
+    assert rules(result) == [("red-zone-use", image["bug"])]
+
+
+def test_simd_use_in_code_that_saves_that_state_itself_is_not_reported():
+    """Linux's FPU code (fnclex before xrstor) manages x87/SSE state on purpose."""
+    _, _, result = check(CALLS_F + "f: fnclex\n fxrstor (%rdi)\n ret")
+    assert rules(result) == []
+    image, _, result = check(CALLS_F + "f:\nbug: fnclex\n ret")
+    assert rules(result) == [("simd-clobbered", image["bug"])]
