@@ -189,7 +189,7 @@ def test_ctrl_c_stops_the_target_and_keeps_the_trace(kernels):
     """Ctrl-C in an interactive session while the trace records."""
     child = pexpect.spawn(sys.executable, ["-m", "gdbext.client.cli", "gdb",
                                            str(kernels["x86_64"]), "--append",
-                                           "scenario=timer ticks=1000000 hz=1000"],
+                                           "scenario=timer ticks=1000000 hz=1000", "--tcg"],
                           cwd=str(ROOT), encoding="utf-8", timeout=60, dimensions=(50, 200))
     try:
         child.expect_exact("(gdb) ")
