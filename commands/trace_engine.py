@@ -235,6 +235,11 @@ class PluginEngine:
             TRACKING.open_run(entry, live)
             self.entries += 1
             return
+        if record.pc in TRACKING.exits:
+            # an exit breakpoint observes it too (a shared exit of handlers on
+            # both engines): the breakpoint closes the run, after feeding the
+            # ring's earlier records (TRACKING.before_hit)
+            return
         owners = self.exit_owners.get(record.pc, ())
         if not any(handler in self.handlers for handler in owners) and \
                 not any(run.handler in owners for run in TRACKER.pending()):
@@ -312,3 +317,11 @@ class PluginEngine:
 
 
 ENGINE = PluginEngine()
+
+
+def _before_breakpoint_hit():
+    if ENGINE.active:
+        ENGINE.drain()
+
+
+TRACKING.before_hit = _before_breakpoint_hit

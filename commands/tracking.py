@@ -100,6 +100,7 @@ class Tracking:
         self.placed = None        # callable(): new breakpoints were set (see adjacent; arming)
         self.analyzer = None      # (bits, IDT generation, Analyzer): the save analysis
         self.save_states = {}     # handler -> {address: [MachineState]} (see explain)
+        self.before_hit = None    # callable(): at each hit, first (the plugin's records)
 
     def repeated(self, cpu, pc, sp, certain=True, registers=None):
         """Whether this hit repeats the previous one on ``cpu`` (same PC and
@@ -135,6 +136,8 @@ class Tracking:
         """Record an entry (a gdbext.entry.Entry) with the registers read at it
         (the tracked set and ss); returns the open HandlerRun."""
         frame = entry.frame
+        if self.before_hit is not None:
+            self.before_hit()
         run = self.open_run(entry, live)
         code = self._analyse(entry.handler, frame.bits)
         if (not code.exits or code.stops) and len(self.returns) < MAX_RETURN_WATCHES:
@@ -212,6 +215,8 @@ class Tracking:
 
     def on_exit(self, kind, address, mnemonic):
         """At an exit instruction (or a resume point): close the run, maybe stop."""
+        if self.before_hit is not None:
+            self.before_hit()       # entries the plugin recorded before this exit, first
         try:
             bits = _bits()
             regset = register_set(bits)
