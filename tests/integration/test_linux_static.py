@@ -132,3 +132,33 @@ def test_saved_in_a_timer_interrupt(linux):
     [doc] = saved_docs(result)
     assert values["c_ms"] < 2000
     check_pt_regs(doc, values, error_code=False)
+
+
+# Every gate's handler and whether its first 16 bytes are all int3, read here.
+PRINT_FREED_GATES = (
+    "python exec(\"inferior = gdb.selected_inferior()\\n"
+    "for vector in range(256):\\n"
+    "    raw = bytes(inferior.read_memory(0xfffffe0000000000 + 16 * vector, 16))\\n"
+    "    low, high = int.from_bytes(raw[:8], 'little'), int.from_bytes(raw[8:], 'little')\\n"
+    "    handler = (low & 0xFFFF) | ((low >> 48) << 16) | ((high & 0xFFFFFFFF) << 32)\\n"
+    "    try:\\n"
+    "        freed = set(bytes(inferior.read_memory(handler, 16))) == {0xcc}\\n"
+    "    except gdb.MemoryError:\\n"
+    "        freed = False\\n"
+    "    if freed:\\n"
+    "        print('isrdbg-test: freed', vector)\")")
+
+
+def test_gates_at_freed_init_code_are_warned(linux):
+    result = linux_batch(linux, "pf", [*run_to(linux, "exercise_page_faults"), PRINT_FREED_GATES,
+                                       "isr-idt --json", "isr-check --json 0-31"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    freed = [int(line.split()[-1]) for line in result.stdout.splitlines()
+             if line.startswith("isrdbg-test: freed ")]
+    assert 18 in freed          # #MC's handler is in .init.text on Debian's cloud kernel
+    [warning] = result.doc("idt")["warnings"]
+    assert warning["rule"] == "handler-in-freed-memory" and warning["vectors"] == freed
+    checked = {v: h for h in result.doc("check")["handlers"] for v in h["vectors"]}
+    for vector in range(32):
+        rules = [(f["rule"], f["severity"]) for f in checked[vector]["findings"]]
+        assert rules == ([("handler-in-freed-memory", "warning")] if vector in freed else [])
