@@ -30,8 +30,9 @@ STOPPER = ("python exec(\"import os, signal, threading, time\\n"
 
 
 def test_linux_runs_are_judged_without_a_finding(linux):
+    # the breakpoint engine (on QEMU 10 the plugin would trace: test_plugin_linux.py)
     result = linux_batch(linux, "all",
-                         run_to(linux, "worker_forever")
+                         ["isr-trace engine breakpoints"] + run_to(linux, "worker_forever")
                          + ["isr-trace all", STOPPER % TRACE_SECONDS, "continue",
                             "isr-trace report --json", "isr-trace report"],
                          timeout=300)

@@ -1,0 +1,67 @@
+"""isr-trace all on Debian's Linux (2 CPUs, isrdbg's busy /init) through the
+QEMU trace plugin: the guest runs at its own speed, so the trace sees some
+thirty times the runs the breakpoint engine sees in the same time, and judges
+every one it pairs without an error or warning finding.
+
+What it cannot pair is counted: on Linux these are iret returns to user mode
+from kernel entries that are no interrupt (a `syscall` whose return takes the
+iret path, a new program's first instruction after execve): no open run has
+their context because no gate was taken.  The test checks that no such exit
+returns to kernel code (a lost nested run would)."""
+
+import os
+
+import pytest
+
+from gdbext.findings import RULES
+
+from .test_linux import linux_batch, run_to
+from .test_linux_judge import STOPPER
+from .test_plugin_trace import QEMU10_BIN, pytestmark as plugin_marks  # noqa: F401
+
+pytestmark = plugin_marks
+
+TRACE_SECONDS = 15
+
+# Inside GDB: the exits the tracker could not pair, by where they return.
+UNPAIRED_EXITS = [
+    "python",
+    "import collections",
+    "from gdbext.commands.state import TRACKER",
+    "from gdbext.tracker import popped_context",
+    "UNPAIRED = collections.Counter()",
+    "_exit = TRACKER.exit",
+    "def _observed(cpu, observation, *args, **kwargs):",
+    "    run = _exit(cpu, observation, *args, **kwargs)",
+    "    if run is None and observation.kind == 'iret':",
+    "        popped = popped_context(observation)",
+    "        UNPAIRED['unreadable' if popped is None else",
+    "                 'user' if popped[1] & 3 else 'kernel'] += 1",
+    "    return run",
+    "TRACKER.exit = _observed",
+    "end",
+]
+
+
+def test_linux_traced_by_the_plugin_is_judged_without_a_finding(linux, monkeypatch):
+    monkeypatch.setenv("PATH", f"{QEMU10_BIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("ISRDBG_TRACE_PLUGIN", raising=False)
+    result = linux_batch(linux, "all",
+                         UNPAIRED_EXITS + run_to(linux, "worker_forever")
+                         + ["isr-trace all", STOPPER % TRACE_SECONDS, "continue",
+                            "python print('UNPAIRED_EXITS', dict(UNPAIRED))",
+                            "isr-trace report --json", "isr-trace report"],
+                         timeout=300)
+    assert "isr-trace: engine: QEMU trace plugin" in result.stdout, result.stdout[-3000:]
+    doc = result.doc("trace")
+    problems = {rule: n for row in doc["per_vector"] for rule, n in row["findings"].items()
+                if RULES[rule].severity != "info"}
+    assert problems == {}, result.stdout[-5000:]
+    assert doc["runs"] >= 500
+    assert doc["engine"]["name"] == "plugin" and doc["engine"]["dropped"] == 0
+    # entries are (nearly) all paired; unpaired exits all return to user mode
+    assert doc["lost_runs"] <= doc["runs"] // 100
+    line = next(l for l in result.stdout.splitlines() if l.startswith("UNPAIRED_EXITS"))
+    unpaired = eval(line.split(" ", 1)[1])       # a dict literal printed by GDB's Python
+    assert set(unpaired) <= {"user"}, unpaired
+    assert sum(unpaired.values()) == doc["unmatched_exits"]
