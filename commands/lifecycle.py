@@ -100,6 +100,12 @@ def _make_history(why):
     from .arming import REGISTRY
     from .isr_trace import stop_tracing
     from .state import TRACE
+    from .trace_engine import ENGINE
+    try:
+        if ENGINE.active:
+            ENGINE.drain()  # what QEMU's trace plugin recorded before the end (no stop drains it)
+    except Exception:   # noqa: see below
+        pass
     try:
         if TRACE.active:
             stop_tracing(why)

@@ -59,8 +59,16 @@ int check_range(const char *what, ureg_t v, const void *lo, const void *hi)
 
 void qemu_exit(unsigned code)
 {
+	volatile unsigned long spin;
+
 	outb(DEBUG_EXIT_PORT, (uint8_t)code);
-	/* Only reached when QEMU runs without -device isa-debug-exit. */
+	/*
+	 * QEMU 10 does not exit inside the port write: it asks its main loop
+	 * to, and this CPU runs on for a moment.  Give it time (about a second
+	 * under TCG) before concluding that there is no isa-debug-exit device.
+	 */
+	for (spin = 0; spin < 100000000UL; spin++)
+		;
 	kprintf("isa-debug-exit device missing: halting\n");
 	for (;;) {
 		cli();
