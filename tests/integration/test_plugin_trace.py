@@ -194,3 +194,33 @@ def test_an_older_qemu_is_started_without_the_plugin(kernels):
     assert proc.returncode == 0, proc.stderr
     assert ("isr-trace: engine: breakpoints (QEMU was not started with isrdbg's trace plugin): "
             "the guest stops briefly at each entry and exit") in proc.stdout
+
+
+@pytest.mark.parametrize("scenario, vector, rule", [
+    ("bad-ret", 81, "ret-instead-of-iret"),
+    ("bad-stack-imbalance-8", 87, "stack-imbalance-at-iret"),
+    ("bad-sse-clobber", 85, "simd-clobbered"),
+    ("bad-pf-error-code-not-popped", 14, "error-code-not-popped"),
+])
+def test_broken_handlers_are_caught_the_same_by_both_engines(kernels, tmp_path, scenario, vector,
+                                                             rule):
+    """The broken handler's vector is on the plugin (not among the vectors
+    left to breakpoints), and both engines give the same report."""
+    commands = ["break scenario_start", "continue", "isr-trace all", "break scenario_done",
+                "continue", "isr-trace report --json"]
+    (plugin, breakpoints), _ = both(kernels["x86_64"], f"scenario={scenario}", commands,
+                                    tmp_path)
+    docs = [result.doc("trace") for result in (plugin, breakpoints)]
+    note = re.search(r"^isr-trace: engine: QEMU trace plugin; breakpoints for vector (\S+) ",
+                     plugin.stdout, re.M)
+    assert note, plugin.stdout
+    on_breakpoints = set()
+    for part in note.group(1).split(","):
+        low, _, high = part.partition("-")
+        on_breakpoints.update(range(int(low), int(high or low) + 1))
+    assert vector not in on_breakpoints
+    assert per_vector(docs[0]) == per_vector(docs[1])
+    assert findings(docs[0]) == findings(docs[1])
+    assert rule in per_vector(docs[0])[vector]["findings"]
+    assert (docs[0]["lost_runs"], docs[0]["unmatched_exits"]) == \
+        (docs[1]["lost_runs"], docs[1]["unmatched_exits"])
