@@ -64,7 +64,7 @@ Usage: isr-trace [--limit N] SPEC...
        isr-trace report [--json]
        isr-trace stop
        isr-trace clear
-       isr-trace engine [plugin RING-FILE | breakpoints]
+       isr-trace engine [plugin RING-FILE | breakpoints] [--json]
 
 Each entry and exit is paired and judged as by isr-watch (registers, frame,
 nesting, findings), but GDB never stops for it.  --limit N stops tracing
@@ -102,8 +102,9 @@ plus the first one per vector and rule."""
     def parse_argv(self, argv):
         argv = list(argv)
         if argv and argv[0] == "engine":
-            args = self.parser.parse_args([])
-            args.action, args.engine = "engine", argv[1:]
+            words = argv[1:]
+            args = self.parser.parse_args(["--json"] if "--json" in words else [])
+            args.action, args.engine = "engine", [w for w in words if w != "--json"]
             if args.engine and args.engine != ["breakpoints"] and \
                     not (args.engine[0] == "plugin" and len(args.engine) == 2):
                 raise UsageError("isr-trace engine takes `plugin RING-FILE` or `breakpoints` "
