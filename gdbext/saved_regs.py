@@ -154,11 +154,11 @@ def saved_registers(read, bits: int, handler: int, frame: int, rip: int, sp: int
     for depth, token in state.slots:
         if token[0] != "orig" or depth <= 0:
             continue
-        if depth >= SWITCHED // 2:
+        if depth >= SWITCHED // 2:       # pushed after the switch, on the new stack
             if not switched:
                 continue
             address = where.rsp + where.rsp_depth - (depth - SWITCHED)
-            offset = address - (where.rsp + where.rsp_depth) if mirrored else -(depth - SWITCHED)
+            offset = -(depth - SWITCHED)
         elif mirrored:
             address = where.rsp + where.rsp_depth - depth
             offset = -depth
