@@ -34,6 +34,7 @@ from gdbext.errors import IsrError
 from gdbext.plugin_events import ENTRY, Site, Sites, entry_from, exit_from, read_word_from
 from gdbext.plugin_ring import (RING_ENV, STATE_REFUSED, STATE_RUNNING, SWITCH_ENV,
                                 RingFile)
+from gdbext.restored import explain_changes
 
 from .state import TRACKER, TRACKER_LOCK
 from .tracking import TRACKING
@@ -249,16 +250,28 @@ class PluginEngine:
             observation, cr3 = exit_from(record, site, bits)
         except IsrError:
             return
-        slot = bits // 8
         run = TRACKER.exit(record.cpu, observation, cr3=cr3, read=record.read,
-                           explain=lambda run, names: TRACKING.explain(
-                               run, names, read_word_from(record, slot)))
+                           explain=lambda run, names: self._explain(run, names, record))
         if run is None:
             return
         if run.handler not in self.handlers:
             self._publish()     # its last open run is done: the plugin may forget its exits
         for observer in TRACKING.observers:
             observer(run)
+
+    def _explain(self, run, names, record):
+        """TRACKING.explain with the save slots as the exit record holds them.
+        A handler whose save analysis was not made at the last stop (a run
+        left open by a handler no longer watched) is not analysed now: that
+        would read the target from the watcher thread.  Its changes are then
+        not judged (no analysis is no evidence), never accused."""
+        bits = run.frame.bits
+        read_word = read_word_from(record, bits // 8)
+        if not TRACKING.has_save_analysis(run.handler, bits) and \
+                threading.current_thread() is not threading.main_thread():
+            return explain_changes([], run.frame.address, run.exit.address, names,
+                                   run.entry.values, run.exit.registers, read_word)
+        return TRACKING.explain(run, names, read_word)
 
     # -- draining while the guest runs --------------------------------------------------------
     # GDB's own thread waits for the target then, and GDB 13 crashes at exit

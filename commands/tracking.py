@@ -265,6 +265,12 @@ class Tracking:
         return explain_changes(states, run.frame.address, exit.address, names,
                                run.entry.values, exit.registers, read_word, same_stack)
 
+    def has_save_analysis(self, handler, bits):
+        """Whether explain() for ``handler`` needs nothing from the target."""
+        analyzer = self.analyzer
+        return analyzer is not None and analyzer[:2] == (bits, ENTRIES.generation) \
+            and handler in self.save_states
+
     def save_analysis(self, handler, bits):
         """Run the save analysis of ``handler`` now, while the target is
         stopped (a plugin engine explains changes while the guest runs)."""
