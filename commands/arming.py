@@ -22,6 +22,7 @@ import gdb
 
 from gdbext.breakpoint_plan import ArmingReport, VectorArming, plan, task_gate_entry
 from gdbext.cfg import explore
+from gdbext.debug_registers import DEBUG_REGISTERS
 from gdbext.disasm import DisassemblerMissing, lidt_sites
 from gdbext.elf import code_sections
 from gdbext.entry import decode_entry
@@ -34,7 +35,7 @@ from gdbext.snapshot import register_set
 from gdbext.status import LastStop
 
 from .adjacent import (ACCELERATOR, breakpoint_addresses, breakpoint_type,
-                       check_debug_registers, crowded)
+                       check_debug_registers, crowded, hardware_in_use)
 from .base import style
 from .state import ENTRIES, INTERRUPTS, SETTINGS, TARGET, TRACKER
 from .trace_engine import ENGINE
@@ -134,8 +135,9 @@ class IdtLoadWatch(gdb.Breakpoint):
     """Internal breakpoint right after a `lidt`: re-resolve pending vectors
     without stopping."""
 
-    def __init__(self, address, registry):
-        super().__init__(f"*{address:#x}", internal=True)
+    def __init__(self, address, registry, hardware=False):
+        super().__init__(f"*{address:#x}", type=breakpoint_type(hardware), internal=True)
+        self.hardware = hardware
         self.registry = registry
 
     def stop(self):
@@ -379,14 +381,12 @@ class Registry:
                 self.idt_watch = None   # the target cannot watch: re-resolve at stops only
 
     def _watch_lidt(self, wanted):
-        # under KVM they would take debug registers: pending vectors are
-        # re-resolved at stops only
-        if not wanted or ACCELERATOR.kvm:
+        if self.lidt_watches and (not wanted or
+                                  any(w.hardware != ACCELERATOR.kvm for w in self.lidt_watches)):
             for watch in self.lidt_watches:
                 self._delete(watch)
             self.lidt_watches = []
-            return
-        if self.lidt_watches:
+        if not wanted or self.lidt_watches:
             return
         progspace = gdb.current_progspace()
         path = progspace.filename if progspace is not None else None
@@ -396,7 +396,9 @@ class Registry:
             sites = lidt_sites(code_sections(path), TARGET.address_bits)
         except (OSError, ValueError, DisassemblerMissing):
             return
-        self.lidt_watches = [IdtLoadWatch(address, self) for address in sites]
+        if ACCELERATOR.kvm and len(sites) + hardware_in_use(lambda bp: False) > DEBUG_REGISTERS:
+            return      # no debug registers left: pending vectors re-resolve at stops only
+        self.lidt_watches = [IdtLoadWatch(address, self, ACCELERATOR.kvm) for address in sites]
 
 
     def report(self, vectors=None, deleted=()) -> ArmingReport:

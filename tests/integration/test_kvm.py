@@ -23,8 +23,8 @@ TIMEOUT = 150       # KVM boots in up to ~20 s on a loaded nested host
 START = ["hbreak scenario_start", "continue"]
 
 
-def _kvm(kernels, scenario, commands):
-    result = batch(kernels["x86_64"], f"scenario={scenario}", START + commands,
+def _kvm(kernels, scenario, commands, start=START):
+    result = batch(kernels["x86_64"], f"scenario={scenario}", start + commands,
                    timeout=TIMEOUT, extra=("--kvm",))
     assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -62,6 +62,17 @@ def test_frame_at_entry_under_kvm(kernels, scenario):
         assert int(doc["cr2"], 16) == syms[cr2_symbol]
     printed = [line for line in result.stdout.splitlines() if line.startswith("$")]
     assert printed[-1].split(" = ")[1] == ("void" if error_code is None else str(error_code))
+
+
+def test_vector_armed_before_the_idt_is_loaded_arms_at_the_lidt(kernels):
+    """From the reset state the vector is pending; a hardware breakpoint after
+    the kernel's lidt arms it (a software one would never be hit here)."""
+    syms = symbols(kernels["x86_64"])
+    result = _kvm(kernels, "divide-error", ["isr-break 0", "continue", "isr-frame --json"],
+                  start=[])
+    assert "vector 0 #DE Divide Error: pending (IDT not loaded yet" in result.stdout
+    doc = result.doc("frame")
+    assert (doc["vector"], int(doc["rip"], 16)) == (0, syms["fault_insn_divide_error"])
 
 
 def test_arming_beyond_the_debug_registers_is_refused_and_changes_nothing(kernels):
