@@ -133,6 +133,7 @@ class Analyzer:
         self.call_depth = call_depth     # callee levels analysed (isr-saved needs only the first)
         self.budget_notes: List[str] = []
         self._stubs: Dict[tuple, Tuple[HandlerCheck, tuple]] = {}
+        self._shared: Dict[int, int] = {}     # first stub -> entries sharing its analysis
 
     def name(self, address: int) -> str:
         symbol = self.symbolize(address) if self.symbolize else None
@@ -388,10 +389,20 @@ class Analyzer:
             return replace(finding, address=moved.get(finding.address, finding.address),
                            handler=handler, details=details,
                            vector=vectors[0] if len(vectors) == 1 else None)
-        notes = [n.replace(f"{result.handler:#x}", f"{handler:#x}") for n in result.notes]
+        # The notes are the first stub's, said there once (a stub array has
+        # hundreds of entries); it counts the entries that share them.
+        shared = self._shared.get(result.handler, 0) + 1
+        self._shared[result.handler] = shared
+        note = f"{shared} more stub{'s' if shared > 1 else ''} of this stub array (pushes of " \
+               f"constants, then a jump to the same code) share this analysis and its notes"
+        if shared > 1:
+            result.notes[-1] = note
+        else:
+            result.notes.append(note)
         return replace(result, handler=handler, vectors=vectors,
-                       findings=tuple(move(f) for f in result.findings), notes=notes,
-                       symbol=None)
+                       findings=tuple(move(f) for f in result.findings), symbol=None,
+                       notes=[f"analysed as the stub array entry at {result.handler:#x}, whose "
+                              f"notes apply"] if result.findings else [])
 
     def _check(self, handler: int, vectors, error_code) -> HandlerCheck:
         code = self.explore(handler)

@@ -266,6 +266,10 @@ bug: mov $1, %ebx
     assert [(f.rule, f.address) for f in first.findings] == [("clobbered-register", image["bug"])]
     assert second.handler == image["s33"] and second.vectors == (33,)
     assert second.exits == first.exits
+    # the notes are said once, at the first entry
+    assert first.notes[-1].startswith("1 more stub of this stub array")
+    assert second.notes == [f"analysed as the stub array entry at {image['s32']:#x}, whose "
+                            f"notes apply"]
 
 
 def test_a_spent_time_budget_checks_nothing_more():
