@@ -201,9 +201,10 @@ class PluginEngine:
 
     # -- records ------------------------------------------------------------------------
     def drain(self):
-        """Feed every record in the ring to the tracker (GDB's thread)."""
+        """Feed every record in the ring to the tracker (GDB's thread; while
+        the guest runs, as the watcher thread does: nothing touches GDB)."""
         with self.lock:
-            self._drain(live=False)
+            self._drain(live=_running())
 
     def _drain(self, live):
         if self.ring is None:
