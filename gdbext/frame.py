@@ -14,7 +14,7 @@ by unmapped memory.
 """
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 from .errors import IsrError, TargetMemoryError

@@ -17,7 +17,7 @@ at the interrupt frame).  This is what the static checks (`isr-check`) and the
 saved-register view (`isr-saved`) read; it never runs the code.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Dict, FrozenSet, Optional, Tuple
 
 X86_OP_REG, X86_OP_IMM, X86_OP_MEM = 1, 2, 3

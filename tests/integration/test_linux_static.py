@@ -27,7 +27,7 @@ def linux_batch(linux, mode, commands, timeout=120, append=""):
 
 def timed(label, command):
     """The command, and how long it took in GDB (milliseconds, printed)."""
-    return [f"python isrdbg_test_started = __import__('time').monotonic()", command,
+    return ["python isrdbg_test_started = __import__('time').monotonic()", command,
             f"python print('isrdbg-test: {label}', "
             f"int((__import__('time').monotonic() - isrdbg_test_started) * 1000))"]
 

@@ -8,7 +8,7 @@ AT_START = ["break scenario_start", "continue"]
 
 
 def timed(label, command):
-    return [f"python isrdbg_test_started = __import__('time').monotonic()", command,
+    return ["python isrdbg_test_started = __import__('time').monotonic()", command,
             f"python print('isrdbg-test: {label}', "
             f"int((__import__('time').monotonic() - isrdbg_test_started) * 1000))"]
 
