@@ -377,8 +377,8 @@ def render_arming_table(report, style: Style = PLAIN) -> str:
         rows.append([describe_vectors([a.vector for a in group]), "armed",
                      str(number) if number > 0 else "plugin" if number == 0 else "internal",
                      f"{first.address:#x}", style("symbol", first.symbol or ""),
-                     " ".join(([f"hw: {first.hardware_reason}" if first.hardware_reason else "hw"]
-                               if first.hardware else [])
+                     " ".join(([f"hardware: {first.hardware_reason}" if first.hardware_reason
+                                else "hardware"] if first.hardware else [])
                               + [" | ".join(f"if {c}" for c in conditions)]).strip()])
     by_reason = {}
     for arming in report.vectors:

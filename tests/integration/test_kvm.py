@@ -46,7 +46,7 @@ def test_frame_at_entry_under_kvm(kernels, scenario):
                                       "isr-frame --json", "print $isr_error_code"])
     # the breakpoint is a hardware one, and isrdbg says why
     row = next(line for line in result.stdout.splitlines() if line.split()[:1] == [str(vector)])
-    assert row.split()[-2:] == ["hw:", "KVM"], row
+    assert row.split()[-2:] == ["hardware:", "KVM"], row
     doc = result.doc("frame")
     assert (doc["source"], doc["vector"], doc["bits"]) == ("entry", vector, 64)
     assert int(doc["rip"], 16) == syms[rip_symbol]

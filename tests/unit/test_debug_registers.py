@@ -23,3 +23,16 @@ def test_singular_and_others():
 def test_ranges_are_compact():
     text = refusal(range(32, 48), HardwareNeed(entries=16))
     assert "arming vectors 32-47 needs 16 (16 entries)" in text
+
+
+def test_arming_table_says_why_a_breakpoint_is_hardware():
+    from gdbext.breakpoint_plan import ArmingReport, VectorArming
+    from gdbext.render.text import render_arming_table
+    report = ArmingReport((
+        VectorArming(0, "break", True, None, 2, 0x100a70, "isr_divide_error+0",
+                     hardware_reason="KVM"),
+        VectorArming(14, "break", False, None, 3, 0x100b00, "isr_page_fault+0"),
+    ))
+    rows = render_arming_table(report).splitlines()[1:]
+    assert rows[0].split()[-2:] == ["hardware:", "KVM"]
+    assert rows[1].split()[-1] == "isr_page_fault+0"
