@@ -32,39 +32,38 @@ def connect_command(remote: str) -> str:
     return f"isr-connect {remote}"
 
 
-# Lines that open a block GDB reads raw until `end`: no progress marker may
-# go inside (within a python block it would be a syntax error).  Other block
-# openers (commands, define, if, while) only take the markers into their body.
-_RAW_BLOCKS = {"python", "py", "python-interactive", "pi", "guile", "gu", "compile",
-               "expression"}
+# No progress marker goes inside a block: within `python` ... `end` it would
+# be a syntax error, within `commands` ... `end` it would run at every hit.
+# Blocks read raw (`python` alone; `python CODE` is one line) nest nothing.
+_RAW_BLOCKS = {"python", "py", "python-interactive", "pi", "guile", "gu", "compile"}
 _BLOCKS = _RAW_BLOCKS | {"commands", "define", "document", "if", "while", "actions",
-                         "while-stepping", "stepping", "ws", "define-prefix"}
+                         "while-stepping", "stepping", "ws"}
 
 
 def _opens_block(line: str) -> bool:
     words = line.split()
     if not words or words[0] not in _BLOCKS:
         return False
-    # `python CODE` is one line; `python` alone opens a block (compile: `compile code`)
     if words[0] in _RAW_BLOCKS:
         return len(words) == 1 or (words[0] == "compile" and len(words) == 2)
     return True
 
 
 def batch_script(commands: List[str], progress: Path) -> str:
-    """A GDB script of ``commands`` (one per line) that records in
-    ``progress`` the number of the command it starts, so that a launcher
-    giving up can say which command GDB was still running.  Commands inside
-    blocks (`commands` ... `end`) are not numbered."""
+    """A GDB script of ``commands`` that records in ``progress`` the number
+    of the command it starts, so that a launcher giving up can say which
+    command GDB was still running.  A command may be several lines (a
+    `commands` block in one -ex); lines inside blocks are not numbered."""
     lines, depth = [], 0
     for number, command in enumerate(commands):
         if depth == 0:
             lines.append(f"python open({str(progress)!r}, 'w').write('{number}')")
-        lines.append(command)
-        if _opens_block(command.strip()):
-            depth += 1
-        elif command.strip() == "end" and depth:
-            depth -= 1
+        for line in command.split("\n"):
+            lines.append(line)
+            if _opens_block(line.strip()):
+                depth += 1
+            elif line.strip() == "end" and depth:
+                depth -= 1
     return "".join(f"{line}\n" for line in lines)
 
 

@@ -45,6 +45,9 @@ def test_batch_script_numbers_top_level_commands_only(tmp_path):
     assert lines[lines.index("python") + 1] == "x = 1"
     progress.write_text("8")
     assert running_command(commands, progress) == "continue"
+    # a block given as one command of several lines (one -ex)
+    lines = batch_script(["commands 1\nsilent\nend", "continue"], progress).splitlines()
+    assert [line[len(marker):] for line in lines if line.startswith(marker)] == ["('0')", "('1')"]
     progress.unlink()
     assert running_command(commands, progress) is None
 
