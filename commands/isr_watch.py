@@ -7,6 +7,7 @@ from gdbext.vectors import parse_specs
 from .arming import RECORD, REGISTRY, WATCH
 from .base import NOT_RUNNING
 from .isr_break import ArmingCommand
+from .trace_engine import ENGINE
 
 
 class IsrWatch(ArmingCommand):
@@ -18,7 +19,12 @@ Each entry is recorded (registers, decoded frame) and paired with its exit;
 the exit is judged against the interrupt convention.  GDB stops only when a
 run has a finding of severity error (a clobbered register, an error code not
 popped, ...), showing that run as isr-diff does; with --no-stop it never
-stops, and `isr-diff --last K` shows what was recorded.  Undo with isr-delete."""
+stops, and `isr-diff --last K` shows what was recorded.  Undo with isr-delete.
+
+With QEMU's trace plugin loaded (see `isr-trace engine`), --no-stop records
+through it, never stopping the guest; a watch that stops at a run with a
+finding keeps breakpoints: the plugin's records are judged after the guest
+ran on, too late to stop right after that run."""
 
     NAME = "isr-watch"
     COMMAND_CLASS = gdb.COMMAND_BREAKPOINTS
@@ -35,6 +41,14 @@ stops, and `isr-diff --last K` shows what was recorded.  Undo with isr-delete.""
         vectors = parse_specs(args.spec)
         REGISTRY.add(vectors, RECORD if args.no_stop else WATCH)
         return REGISTRY.report(vectors)
+
+    def text(self, report, args, style):
+        text = super().text(report, args, style)
+        if ENGINE.active and not args.no_stop:
+            text += ("\nisr-watch: engine: breakpoints (it stops right after a run with a "
+                     "finding, which the trace plugin cannot; isr-watch --no-stop or isr-trace "
+                     "record through the plugin)")
+        return text
 
 
 def register():
