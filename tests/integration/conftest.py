@@ -135,16 +135,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def users_qemu(kernel: Path, tmp_path: Path):
-    """A QEMU started as a user would (`-gdb tcp:...`, paused, scenario=idle),
-    not by isrdbg; yields its gdbstub port once it listens, killed at the end."""
+def users_qemu(kernel: Path, tmp_path: Path, append="scenario=idle", extra=()):
+    """A QEMU started as a user would (`-gdb tcp:...`, paused, scenario=idle
+    unless ``append`` says otherwise, ``extra`` arguments), not by isrdbg;
+    yields its gdbstub port once it listens, killed at the end."""
     from gdbext.client.qemu import elf32_for_qemu
     elf32 = elf32_for_qemu(kernel, tmp_path)
     port = free_port()
     qemu = subprocess.Popen(["qemu-system-x86_64", "-kernel", str(elf32), "-append",
-                             "scenario=idle", "-S", "-gdb", f"tcp:127.0.0.1:{port}",
+                             append, "-S", "-gdb", f"tcp:127.0.0.1:{port}",
                              "-display", "none", "-monitor", "none", "-serial", "none",
-                             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+                             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                             *extra],
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

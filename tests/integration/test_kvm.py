@@ -7,13 +7,14 @@ itself.  Software interrupts (`int N`, int3) and the i386 kernel do not run
 under it (qemu_targets/README.md, "Under KVM").  Software breakpoints are never
 hit there, so each run stops at scenario_start with `hbreak`."""
 
+import json
 import re
 
 import pytest
 
 from gdbext.client.boot import kvm_problem
 
-from .conftest import batch, symbols
+from .conftest import batch, isrdbg, symbols, users_qemu
 from .test_frame import X86_64
 
 pytestmark = pytest.mark.skipif(kvm_problem() is not None,
@@ -105,3 +106,18 @@ def test_watch_catches_a_broken_handler_under_kvm(kernels):
     finding = run["findings"][0]
     assert int(finding["address"], 16) == syms["bug_pf_error_code_not_popped"]
     assert int(finding["details"]["rsp"], 16) + 8 == int(finding["details"]["expected_rsp"], 16)
+
+
+def test_kvm_is_read_from_a_qemu_the_user_started(kernels, tmp_path):
+    """No isrdbg launcher option says KVM here: the target does."""
+    with users_qemu(kernels["x86_64"], tmp_path, "scenario=divide-error",
+                    ("-accel", "kvm")) as port:
+        proc = isrdbg("gdb", kernels["x86_64"], "--attach", f"127.0.0.1:{port}", "--batch",
+                      "--timeout", TIMEOUT, "-ex", "isr-break 0", "-ex", "continue",
+                      "-ex", "info isr-breakpoints --json", timeout=TIMEOUT + 30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = next(json.loads(line) for line in proc.stdout.splitlines()
+               if line.startswith('{"schema"') and '"breakpoints"' in line)
+    assert [(v["vector"], v["hardware"], v["hardware_reason"]) for v in doc["vectors"]] == \
+        [(0, True, "KVM")]
+    assert "vector 0 #DE Divide Error on CPU 0, handler isr_divide_error" in proc.stdout
