@@ -39,6 +39,7 @@ isr-watch exit).  Works while the target runs."""
         runs, findings = tracker_totals(TRACKER)
         common = dict(runs=runs, findings=findings, open_runs=len(TRACKER.pending()),
                       unpaired=TRACKER.lost_runs + TRACKER.unmatched_exits,
+                      engine=ENGINE.describe(),
                       last_stop=REGISTRY.last_stop)
         inferior = gdb.selected_inferior()
         thread = gdb.selected_thread()
@@ -66,12 +67,10 @@ isr-watch exit).  Works while the target runs."""
         return Status("stopped", cpu, mode, tuple(handling), depth, problem=problem, **common)
 
     def document(self, status, args):
-        doc = render_json.status_doc(status)
-        doc["trace_engine"] = ENGINE.name
-        return doc
+        return render_json.status_doc(status)
 
     def text(self, status, args, style):
-        return render_status(status, style) + "\n" + ENGINE.describe()
+        return render_status(status, style)
 
 
 def register():

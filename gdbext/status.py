@@ -34,6 +34,7 @@ class Status:
     last_stop: Optional[LastStop] = None
     problem: Optional[str] = None    # why CPU or mode are unknown
     unpaired: int = 0                # entries and exits that could not be paired (not judged)
+    engine: str = ""                 # which trace engine records, one line (commands/trace_engine)
 
 
 def tracker_totals(tracker) -> Tuple[int, Dict[str, int]]:

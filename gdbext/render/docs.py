@@ -153,7 +153,7 @@ def status(doc) -> Status:
                                               stop["sequence"], stop["findings"])
     return Status(doc["state"], doc["cpu"], doc["mode"], tuple(doc["handling"]), doc["depth"],
                   doc["open_runs"], doc["runs"], dict(doc["findings"]), last, doc["problem"],
-                  doc.get("unpaired", 0))
+                  doc.get("unpaired", 0), doc.get("engine", ""))
 
 
 # -- dispatch -------------------------------------------------------------------------------

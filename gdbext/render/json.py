@@ -197,7 +197,7 @@ def status_doc(status) -> Dict[str, Any]:
         "status", state=status.state, cpu=status.cpu, mode=status.mode,
         handling=list(status.handling), depth=status.depth, open_runs=status.open_runs,
         runs=status.runs, unpaired=status.unpaired, findings=dict(status.findings),
-        problem=status.problem,
+        problem=status.problem, engine=status.engine,
         last_stop=None if stop is None else {
             "kind": stop.kind, "breakpoint": stop.breakpoint, "cpu": stop.cpu,
             "vectors": list(stop.vectors), "handler": hex_or_none(stop.handler),

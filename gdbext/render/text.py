@@ -420,6 +420,8 @@ def render_status(status, style: Style = PLAIN) -> str:
         vectors = _vector_text(stop.vectors) if stop.vectors else "unknown vector"
         lines.append(f"  last stop: {_breakpoint_name(stop.breakpoint)}, {what} of vector {vectors} "
                      f"on CPU {stop.cpu}")
+    if status.engine:
+        lines.append(f"  {status.engine}")
     if status.problem:
         lines.append(style("warn", f"  {status.problem}"))
     return "\n".join(lines)
