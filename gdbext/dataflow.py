@@ -53,7 +53,11 @@ CallHandler = Callable[[object, MachineState, Flow], List[Tuple[int, MachineStat
 
 
 def _widen(state: MachineState) -> MachineState:
-    return replace(state, depth=None, aligned=False, relocated=None, adjusts=())
+    """The stack given up: no depth, no copies of RSP (the key then holds
+    only the SIMD save and calls in progress)."""
+    regs = tuple((name, ("val", "", token[2]) if token[0] == "sp" else token)
+                 for name, token in state.regs)
+    return replace(state, depth=None, aligned=False, relocated=None, adjusts=(), regs=regs)
 
 
 def run_flow(reader, machine, entry: int, initial: MachineState, budget: Budget,

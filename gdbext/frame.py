@@ -183,6 +183,8 @@ def _check_rip(ctx: FrameContext, rip: int, long64: Optional[bool], problems: Li
         problems.append(f"RIP {rip:#x} is not mapped")
 
 
+# Events whose saved RIP is the next instruction, not yet fetched.
+NEXT_INSTRUCTION_KINDS = ("interrupt", "trap", "fault/trap")
 PF_FETCH = 0x10        # #PF error code I/D: the fault was an instruction fetch
 
 
@@ -242,6 +244,15 @@ def _try_layout(ctx: FrameContext, address: int, bits: int, with_error_code: boo
             if why is not None:
                 problems.pop()
                 fetch = f"RIP {rip:#x} is not mapped: expected, the fault was an {why}"
+            elif cpl == 3 and cpl > ctx.handler_cpl and (
+                    vector is None or vector_info(vector).kind in NEXT_INSTRUCTION_KINDS):
+                # An interrupt or trap can arrive before the next user
+                # instruction's page is mapped (demand paging): its fetch
+                # faults afterwards.  A fault's RIP was fetched: mapped.
+                problems.pop()
+                fetch = f"RIP {rip:#x} is not mapped yet: the interrupted user code's next " \
+                        f"instruction will fault on its fetch once this handler returns " \
+                        f"(demand paging)"
     if with_error_code and error_code is not None and bits == 64 and error_code >> 32:
         problems.append(f"error code {error_code:#x} is wider than 32 bits")
     fields = dict(error_code=error_code, rip=rip, cs=cs, rflags=rflags, rsp=rsp, ss=ss)

@@ -57,23 +57,37 @@ class _Where:
     via_call: Optional[int]
     rsp_depth: Optional[int] = None     # the depth (or mirrored depth) live RSP stands at
     rsp: Optional[int] = None           # ... and its address
+    hop: Optional[int] = None           # the stack pointer found at the top of RSP's own stack
 
 
-def _return_addresses(read, sp: int, slot: int) -> Dict[int, int]:
-    """{value: lowest address} of the words from RSP up (until unreadable)."""
+def _stack_words(read, sp: int, slot: int) -> Tuple[Dict[int, int], Optional[int]]:
+    """({value: lowest address} of the words from RSP up, the last word when
+    the stack ends in unreadable memory (a guard page) before the search
+    limit: where Linux keeps the previous RSP at the top of an IRQ stack)."""
     fmt = "<Q" if slot == 8 else "<I"
     found: Dict[int, int] = {}
+    last = None
     address = sp
     while address < sp + SEARCH_BYTES:
         size = min(0x1000 - address % 0x1000, sp + SEARCH_BYTES - address)
         try:
             data = read(address, size)
         except TargetMemoryError:
-            break
+            return found, last
         for i in range(0, len(data) - slot + 1, slot):
-            found.setdefault(struct.unpack_from(fmt, data, i)[0], address + i)
+            last = struct.unpack_from(fmt, data, i)[0]
+            found.setdefault(last, address + i)
         address += size
-    return found
+    return found, None
+
+
+def _handler_calls(flow, on_stack):
+    """The handler's own calls whose return address is on the stack, the
+    innermost (nearest RSP: C code sits below it) first."""
+    calls = [insn for insn in flow.insns.values()
+             if insn.mnemonic.startswith("call") and insn.next in on_stack
+             and insn.target not in flow.followed]
+    return sorted(calls, key=lambda i: on_stack[i.next])
 
 
 def _position(analyzer: Analyzer, flow, states, frame: int, rip: int, sp: int, read) -> _Where:
@@ -90,22 +104,26 @@ def _position(analyzer: Analyzer, flow, states, frame: int, rip: int, sp: int, r
             return _Where(state, None, state.relocated[0], sp)
     if here:
         return _Where(here[0], None)
-    on_stack = _return_addresses(read, sp, slot)
-    calls = [insn for insn in flow.insns.values()
-             if insn.mnemonic.startswith("call") and insn.next in on_stack
-             and insn.target not in flow.followed]
-    # the innermost: the handler's call nearest RSP (C code sits below it)
-    for insn in sorted(calls, key=lambda i: on_stack[i.next]):
+    on_stack, saved_sp = _stack_words(read, sp, slot)
+    calls = _handler_calls(flow, on_stack)
+    hop = None
+    if not calls and saved_sp is not None and saved_sp != sp:
+        # RSP is on a stack of its own (Linux runs IRQ handlers on the per-CPU
+        # IRQ stack, the previous RSP saved in its top word): search there
+        on_stack, _ = _stack_words(read, saved_sp, slot)
+        calls = _handler_calls(flow, on_stack)
+        hop = saved_sp
+    for insn in calls:
         at = on_stack[insn.next]
         candidates = states.get(insn.address, [])
         for state in candidates:
             if state.depth is not None and frame - state.depth - slot == at:
-                return _Where(state, insn.address, state.depth, at + slot)
+                return _Where(state, insn.address, state.depth, at + slot, hop)
         for state in candidates:
             if state.depth is None and state.relocated is not None:
-                return _Where(state, insn.address, state.relocated[0], at + slot)
+                return _Where(state, insn.address, state.relocated[0], at + slot, hop)
         if candidates:
-            return _Where(candidates[0], insn.address)
+            return _Where(candidates[0], insn.address, hop=hop)
     raise IsrError(f"RIP {rip:#x} is neither in the handler's code at {flow.entry:#x} nor below "
                    f"one of its calls on the stack (searched {SEARCH_BYTES // 1024} KiB above "
                    f"RSP {sp:#x}): cannot tell what it saved")
@@ -122,6 +140,9 @@ def saved_registers(read, bits: int, handler: int, frame: int, rip: int, sp: int
     slot = analyzer.machine.slot
     fmt = "<Q" if slot == 8 else "<I"
     notes: List[str] = []
+    if where.hop is not None:
+        notes.append(f"RSP {sp:#x} is on a stack of its own (an IRQ stack): the handler's call "
+                     f"was found on the stack whose pointer {where.hop:#x} is saved at its top")
 
     def word(address):
         try:
@@ -140,7 +161,9 @@ def saved_registers(read, bits: int, handler: int, frame: int, rip: int, sp: int
         insn = flow.insns.get(state.relocated[1])
         switch = f"`{analyzer.text(insn)}` at {state.relocated[1]:#x}" if insn else \
             f"{state.relocated[1]:#x}"
-        if mirrored:
+        if mirrored and mirror == frame:
+            pass        # the "other" stack was this one (Linux's error_entry from the kernel)
+        elif mirrored:
             notes.append(f"the handler switched stacks at {switch} to a copy of its entry "
                          f"stack (the interrupt frame is copied at {mirror - rip_depth:#x}, "
                          f"RIP {copied_rip:#x} as interrupted): the saved registers are shown "

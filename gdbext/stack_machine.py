@@ -117,11 +117,15 @@ class MachineState:
 
     def key(self):
         """States with the same key are joined where paths meet: the stack
-        depth, the SIMD save, where a switched stack stands and which calls
-        are in progress (their return addresses) keep paths apart."""
+        depth, the SIMD save, where a switched stack stands, which calls are
+        in progress (their return addresses) and which registers hold copies
+        of RSP keep paths apart."""
         return (self.depth, self.simd_saved is not None,
                 None if self.relocated is None else self.relocated[0],
-                tuple((depth, token[1]) for depth, token in self.slots if token[0] == "ret"))
+                tuple((depth, token[1]) for depth, token in self.slots if token[0] == "ret"),
+                # copies of RSP: Linux's error_entry returns one on one path
+                # (the stack stays) and another stack on the other
+                tuple((name, token[1]) for name, token in self.regs if token[0] == "sp"))
 
     def join(self, other: "MachineState") -> "MachineState":
         """What holds on both paths (same key): a register or slot that differs

@@ -197,3 +197,20 @@ def test_unmapped_rip_is_rejected_unless_a_fetch_fault(vector, error_code, cr2):
     ctx.cr2 = lambda: cr2
     with pytest.raises(NoPlausibleFrame, match=f"RIP {UNMAPPED:#x} is not mapped"):
         decode_frame(ctx, at, 32, vector=vector)
+
+
+def test_interrupt_before_a_user_instruction_fetch_fault():
+    """A timer can arrive at a user RIP whose page is not mapped yet (Linux
+    maps /init's text on demand): the frame is valid, and the note says why."""
+    memory, at = stack64(UNMAPPED, 0x1B, 0x202, 0x7FF0, 0x23)
+    frame = decode_frame(context(memory), at, 64, vector=0xEC)
+    assert not frame.has_error_code and frame.rip == UNMAPPED
+    assert frame.notes == (f"RIP {UNMAPPED:#x} is not mapped yet: the interrupted user code's next "
+                           f"instruction will fault on its fetch once this handler returns "
+                           f"(demand paging)",)
+
+
+def test_unmapped_kernel_rip_is_still_rejected():
+    memory, at = stack64(UNMAPPED, 0x08, 0x202, STACK_TOP, 0x10)
+    with pytest.raises(NoPlausibleFrame, match=f"RIP {UNMAPPED:#x} is not mapped"):
+        decode_frame(context(memory), at, 64, vector=0xEC)
