@@ -15,7 +15,7 @@ from typing import List, Optional
 from .. import __version__, source_root
 from ..errors import IsrError, UsageError
 from . import processes
-from .boot import DEFAULT_MEMORY, MAX_CPUS, BootSpec
+from .boot import ACCELS, DEFAULT_MEMORY, MAX_CPUS, BootSpec
 from .elf import ARCHES
 from .gdb_launch import (batch_script, gdb_argv, gdb_environment, parse_attach,
                          running_command, setup_commands)
@@ -75,7 +75,11 @@ def run_gdb(boot: BootSpec, ex: List[str] = (), batch: bool = False,
             if not batch:
                 print(f"isrdbg: {plan.arch.qemu} paused at reset ({plan.describe()}); "
                       f"serial output goes to {qemu.serial}")
-        commands = setup_commands(plan.arch, plan.symbols, remote) + list(ex)
+        program, note = plan.program_file(workdir)
+        for note in (note, plan.kaslr_note()):
+            if note:
+                print(f"isrdbg: note: {note}", file=sys.stderr)
+        commands = setup_commands(plan.arch, program, remote) + list(ex)
         env = gdb_environment()
         if qemu is not None:
             status = workdir / "qemu.status"
@@ -233,12 +237,18 @@ def _target_options(parser) -> None:
     parser.add_argument("--smp", type=_cpu_count, default=1, metavar="N",
                         help="number of CPUs, each its own socket so the BIOS tables list "
                              "them all (default 1)")
+    # TCG by default: isrdbg's trace plugin and any number of breakpoints need
+    # it, and a nested KVM (kvm_pvm here) cannot run every kernel.
     accel = parser.add_mutually_exclusive_group()
     accel.add_argument("--kvm", dest="accel", action="store_const", const="kvm",
-                       help="run under KVM (hardware breakpoints only: four at most)")
+                       help="run under KVM (hardware breakpoints only: four at most; no "
+                            "trace plugin)")
     accel.add_argument("--tcg", dest="accel", action="store_const", const="tcg",
-                       help="run under TCG, QEMU's emulator (any number of breakpoints)")
-    parser.set_defaults(accel="auto")
+                       help="run under TCG, QEMU's emulator (the default: any number of "
+                            "breakpoints, the trace plugin)")
+    accel.add_argument("--accel", dest="accel", choices=ACCELS,
+                       help="auto: KVM when /dev/kvm can be opened, else TCG")
+    parser.set_defaults(accel="tcg")
     parser.add_argument("--attach", metavar="HOST:PORT",
                         help="connect to a QEMU you started (-s or -gdb tcp::PORT)")
     parser.add_argument("--arch", choices=sorted(ARCHES),
