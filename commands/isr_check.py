@@ -72,6 +72,7 @@ both.  Reporting, with the instruction at fault:
   simd-clobbered               SSE/x87 use (also in called code) with no fxsave/xsave
   red-zone-use                 stores below RSP (also in called code)
   handler-in-freed-memory      (warning) the gate points at 0xcc bytes (freed init code)
+  handler-in-zeroed-memory     (warning) the gate points at zero bytes (no code loaded)
 error-code-not-popped for #CP/#VC/#SX is an error only where the CPU pushes
 that error code on this target (CET in CR4; SEV-ES; SVM in EFER), else a
 warning.  A misaligned call is a note when the kernel's own code calls with

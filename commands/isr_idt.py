@@ -3,7 +3,7 @@
 from gdbext.idt import read_idt
 from gdbext.render import json as render_json
 from gdbext.render.text import render_idt
-from gdbext.static_check import freed_message, points_at_freed_memory
+from gdbext.static_check import filler_at, no_code_message, no_code_rule
 from gdbext.vectors import parse_specs
 
 from .base import TARGET, IsrCommand
@@ -22,8 +22,9 @@ gate type (interrupt/trap/task), code selector, handler address and symbol,
 IST index, DPL and present bit.  Runs of identical gates are folded into one
 line; --all shows every vector.  --json prints the same data as one JSON line.
 
-Gates whose handler address holds int3 bytes (0xcc, as Linux's freed init
-code does) are listed below the table as handler-in-freed-memory warnings.
+Gates whose handler address holds no code are listed below the table as
+warnings: handler-in-freed-memory for int3 bytes (0xcc, as Linux's freed
+init code does), handler-in-zeroed-memory for zero bytes.
 
 IDTR comes from QEMU's monitor for the CPU of the selected thread; on other
 targets give it with `set isr idt-base ADDR` and `set isr idt-limit N`."""
@@ -44,27 +45,32 @@ targets give it with `set isr idt-base ADDR` and `set isr idt-limit N`."""
     def document(self, result, args):
         view, freed = result
         doc = render_json.idt_doc(view)
-        doc["warnings"] = [{"rule": "handler-in-freed-memory", "vectors": vectors,
-                            "message": freed_message(vectors)} for vectors in freed]
+        doc["warnings"] = [{"rule": no_code_rule(filler), "vectors": vectors,
+                            "message": no_code_message(filler, vectors)}
+                           for filler, vectors in freed]
         return doc
 
     def text(self, result, args, style):
         view, freed = result
         lines = [render_idt(view, fold=not args.all, style=style)]
-        lines += [style("bad", "warning") + f" handler-in-freed-memory: {freed_message(vectors)}"
-                  for vectors in freed]
+        lines += [style("bad", "warning") + f" {no_code_rule(filler)}: "
+                  f"{no_code_message(filler, vectors)}" for filler, vectors in freed]
         return "\n".join(lines)
 
 
 def freed_handlers(view):
-    """[vectors] per group of gates whose handler address holds 0xcc bytes."""
+    """[(filler, vectors)]: the gates whose handler address holds no code (all
+    0xcc, or all zero), one group per fill byte."""
     by_handler = {}
     for gate in view.gates:
         if gate.valid and gate.handler is not None:
             by_handler.setdefault(gate.handler, []).append(gate.vector)
-    freed = [vector for handler, vectors in by_handler.items()
-             if points_at_freed_memory(TARGET.read_memory, handler) for vector in vectors]
-    return [sorted(freed)] if freed else []
+    groups = {}
+    for handler, vectors in by_handler.items():
+        filler = filler_at(TARGET.read_memory, handler)
+        if filler is not None:
+            groups.setdefault(filler, []).extend(vectors)
+    return [(filler, sorted(vectors)) for filler, vectors in sorted(groups.items(), reverse=True)]
 
 
 def register():

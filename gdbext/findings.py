@@ -49,6 +49,8 @@ RULES: Dict[str, Rule] = {r.id: r for r in [
          "a store below RSP, which an interrupt would overwrite (no red zone in handlers)"),
     Rule("handler-in-freed-memory", WARNING,
          "the gate points at bytes filled with 0xcc (int3): freed init code or padding"),
+    Rule("handler-in-zeroed-memory", WARNING,
+         "the gate points at zero-filled memory: no code was loaded there"),
 ]}
 
 SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}

@@ -59,20 +59,36 @@ ALIGNED_STORES = {"movaps", "movapd", "movdqa", "vmovaps", "vmovapd", "vmovdqa",
 FRAME_FIELDS = {64: ("rip", "cs", "rflags", "rsp", "ss"), 32: ("eip", "cs", "eflags")}
 
 
-def points_at_freed_memory(read: Callable[[int, int], bytes], handler: int) -> bool:
-    """The handler's first bytes are all int3 (0xcc): Linux frees .init.text
-    and fills it so; gates left pointing there run no handler."""
+# Bytes a gate's handler address may hold instead of code: int3 is what Linux
+# fills freed .init.text with; zeros are memory nothing was loaded into (an IVT
+# at reset, a gate set up before its handler was copied).
+FILLERS = {
+    0xCC: ("handler-in-freed-memory", "int3 bytes (0xcc), as freed init code does"),
+    0x00: ("handler-in-zeroed-memory", "zero bytes, memory no code was loaded into"),
+}
+
+
+def filler_at(read: Callable[[int, int], bytes], handler: int) -> Optional[int]:
+    """The fill byte (a FILLERS key) the handler's first bytes all are, if any."""
     try:
         head = read(handler, FREED_BYTES)
     except TargetMemoryError:
-        return False
-    return len(head) == FREED_BYTES and set(head) == {0xCC}
+        return None
+    if len(head) == FREED_BYTES and len(set(head)) == 1 and head[0] in FILLERS:
+        return head[0]
+    return None
 
 
-def freed_message(vectors) -> str:
-    return f"the handler address holds int3 bytes (0xcc), as freed init code does: delivering " \
-           f"vector{'s' if len(vectors) > 1 else ''} {format_vector_list(vectors)} would trap " \
-           f"at once, not run a handler"
+def no_code_rule(filler: int) -> str:
+    return FILLERS[filler][0]
+
+
+def no_code_message(filler: int, vectors) -> str:
+    what = FILLERS[filler][1]
+    outcome = "would trap at once, not run a handler" if filler == 0xCC else \
+        "would run no handler"
+    return f"the handler address holds {what}: delivering " \
+           f"vector{'s' if len(vectors) > 1 else ''} {format_vector_list(vectors)} {outcome}"
 
 
 @dataclass
@@ -341,8 +357,8 @@ class Analyzer:
             address = insn.next
         return None
 
-    def freed(self, handler: int) -> bool:
-        return points_at_freed_memory(self.reader._bytes, handler)
+    def filler(self, handler: int) -> Optional[int]:
+        return filler_at(self.reader._bytes, handler)
 
     def _unchecked(self, handler: int, vectors, why: str, findings=()) -> HandlerCheck:
         return HandlerCheck(handler, vectors, self.bits, tuple(findings), [], [], None, None, 0,
@@ -350,9 +366,10 @@ class Analyzer:
 
     def check(self, handler: int, vectors=()) -> HandlerCheck:
         vectors = tuple(vectors)
-        if self.freed(handler):
+        filler = self.filler(handler)
+        if filler is not None:
             return self._unchecked(handler, vectors, "not analysed: no code at the handler", [
-                Finding("handler-in-freed-memory", freed_message(vectors),
+                Finding(no_code_rule(filler), no_code_message(filler, vectors),
                         vector=vectors[0] if len(vectors) == 1 else None,
                         address=handler, handler=handler, details={"static": True})])
         if time.monotonic() > self.deadline:

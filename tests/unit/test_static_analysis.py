@@ -359,3 +359,16 @@ def test_simd_use_in_code_that_saves_that_state_itself_is_not_reported():
     assert rules(result) == []
     image, _, result = check(CALLS_F + "f:\nbug: fnclex\n ret")
     assert rules(result) == [("simd-clobbered", image["bug"])]
+
+
+def test_a_handler_in_zeroed_memory_is_a_warning_and_costs_nothing():
+    """An IVT at reset, or a gate set before its handler was copied: zeros are
+    no code (they decode as `add %al,(%rax)` forever)."""
+    image = assemble("h: .fill 64, 1, 0")
+    result = Analyzer(image.read, 64).check(image["h"], tuple(range(32)))
+    assert [(f.rule, f.severity) for f in result.findings] == \
+        [("handler-in-zeroed-memory", "warning")]
+    assert result.findings[0].message == (
+        "the handler address holds zero bytes, memory no code was loaded into: delivering "
+        "vectors 0-31 would run no handler")
+    assert result.instructions == 0
