@@ -216,7 +216,11 @@ class PluginEngine:
                 if not records:
                     break
                 for record in records:
-                    self._feed(record)
+                    try:
+                        self._feed(record)
+                    except Exception as error:  # a bug of ours costs this record, counted
+                        self.undecoded[f"isrdbg internal error ({type(error).__name__}: "
+                                       f"{error})"] += 1
         finally:
             self.draining_live = False
 

@@ -86,6 +86,12 @@ class RecordTarget:
     def is_mapped(self, address: int) -> bool:
         return bool(self.record.mapped(address))
 
+    def registers(self, names, optional: bool = False, at=None):
+        """What the plugin recorded of ``names`` (CR2 tells an instruction
+        fetch #PF's unmapped RIP from a bad frame)."""
+        recorded = self.record.registers
+        return {name: recorded[name] for name in names if recorded.get(name) is not None}
+
 
 def entry_from(record: Record, view: CpuView) -> Tuple[Entry, Dict[str, int]]:
     """(the Entry, the registers at it) of an entry record, decoded against

@@ -58,7 +58,11 @@ def test_linux_traced_by_the_plugin_is_judged_without_a_finding(linux, monkeypat
                 if RULES[rule].severity != "info"}
     assert problems == {}, result.stdout[-5000:]
     assert doc["runs"] >= 500
-    assert doc["engine"]["name"] == "plugin" and doc["engine"]["dropped"] == 0
+    assert doc["engine"]["name"] == "plugin"
+    # the ring holds seconds of events; a GDB starved of CPU (a loaded machine)
+    # may still fall behind, and then every loss is counted and said, never silent
+    dropped = doc["engine"]["dropped"]
+    assert dropped == 0 or f"{dropped} lost to a full ring" in result.stdout
     # entries are (nearly) all paired; unpaired exits all return to user mode
     assert doc["lost_runs"] <= doc["runs"] // 100
     line = next(l for l in result.stdout.splitlines() if l.startswith("UNPAIRED_EXITS"))

@@ -177,3 +177,15 @@ def test_32_bit_probes_are_the_dword_ones():
     record = entry_record(plugin, ring, (INTERRUPTED, 0x08, 0x202, STACK_TOP, 0x10),
                           flags=F_MAPPED_D0)
     assert record.mapped(INTERRUPTED & 0xFFFFFFFF) is True
+
+
+def test_a_record_answers_for_cr2():
+    """decode_entry asks the target for CR2 to accept an instruction-fetch #PF
+    frame whose RIP is unmapped; a record answers from what the plugin read."""
+    from gdbext.plugin_events import RecordTarget
+
+    class Recorded:
+        registers = {"cr2": 0x40100E, "cr3": 0x1000, "rip": None}
+    target = RecordTarget(Recorded())
+    assert target.registers(("cr2",), optional=True) == {"cr2": 0x40100E}
+    assert target.registers(("cr2", "rip", "dr7"), optional=True) == {"cr2": 0x40100E}
