@@ -285,6 +285,7 @@ class Tracking:
         states = self.save_states.get(handler)
         if states is None:
             try:
+                analyzer[2].start_clock()
                 _, states = analyzer[2].states_at(handler)
             except Exception:       # no analysis is no evidence: the change is not judged
                 states = {}

@@ -145,11 +145,21 @@ class Analyzer:
         self.seconds = seconds
         self.control = control or {}    # cr4, efer of the target, when known
         self.timed_out = False      # a flow of the handler being checked ran out of time
-        self.deadline = time.monotonic() + seconds
+        self.deadline = 0.0
+        self.start_clock()
         self.call_depth = call_depth     # callee levels analysed (isr-saved needs only the first)
         self.budget_notes: List[str] = []
         self._stubs: Dict[tuple, Tuple[HandlerCheck, tuple]] = {}
         self._shared: Dict[int, int] = {}     # first stub -> entries sharing its analysis
+
+    def start_clock(self) -> None:
+        """Give the next analyses ``seconds`` from now.  One isr-check command
+        shares one clock over all its handlers; a long-lived Analyzer (the run
+        tracker's, which caches function summaries for the whole session)
+        restarts it for each handler, or its budget would run out 20 s into
+        the session and every later analysis would stop before it began."""
+        self.deadline = time.monotonic() + self.seconds
+        self.timed_out = False
 
     def name(self, address: int) -> str:
         symbol = self.symbolize(address) if self.symbolize else None
@@ -335,6 +345,8 @@ class Analyzer:
             flow = self._flow(handler, self.initial_state(error_code), HANDLER_VISITS, 0,
                               self.name(handler))
             flow.budget_notes = list(self.budget_notes)
+            if flow.out_of_time or self.timed_out:
+                return flow         # cut by the clock, not by the code: not the answer to keep
             self.flows[key] = flow
         return self.flows[key]
 

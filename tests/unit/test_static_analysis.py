@@ -372,3 +372,22 @@ def test_a_handler_in_zeroed_memory_is_a_warning_and_costs_nothing():
         "the handler address holds zero bytes, memory no code was loaded into: delivering "
         "vectors 0-31 would run no handler")
     assert result.instructions == 0
+
+
+def test_a_long_lived_analyzer_restarts_its_clock():
+    """The run tracker keeps one Analyzer for the session: its time budget is
+    per analysis, or every analysis after the first 20 s would stop at once."""
+    image = assemble("""
+h:  push %rax
+    .rept 600
+    mov $1, %eax
+    .endr
+at: pop %rax
+    iretq""")       # long enough for the clock to be looked at (every 256 visits)
+    analyzer = Analyzer(image.read, 64, seconds=0.0)     # its clock already ran out
+    _, states = analyzer.states_at(image["h"])
+    assert image["at"] not in states
+    analyzer.seconds = 5.0
+    analyzer.start_clock()
+    _, states = analyzer.states_at(image["h"])
+    assert image["at"] in states
