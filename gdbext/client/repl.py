@@ -296,7 +296,10 @@ class Repl:
     def _invalidate(self):
         app = self.prompt.app
         if app.is_running:
-            app.invalidate()
+            try:
+                app.invalidate()
+            except RuntimeError:    # the prompt ended between the check and the redraw
+                pass
 
     # -- keys ---------------------------------------------------------------------------
     def _typing(self, _buffer):
