@@ -91,9 +91,9 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     fields = dict(config=config, elapsed=elapsed, cpu=cpu,
                   handled=int(gdb.parse_and_eval("timer_ticks")))
     if config not in ("baseline", "floor", "untraced"):
-        from gdbext.commands.state import TRACKER
-        from gdbext.commands.trace_engine import ENGINE
-        from gdbext.commands.tracking import TRACKING
+        from gdbext.gdbside.state import TRACKER
+        from gdbext.gdbside.trace_engine import ENGINE
+        from gdbext.gdbside.run_tracking import TRACKING
         fields.update(recorded=sum(s.runs for s in TRACKER.stats.values()),
                       lost=TRACKER.lost_runs, unmatched=TRACKER.unmatched_exits,
                       repeats=TRACKING.repeats, engine=ENGINE.name)

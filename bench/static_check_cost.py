@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
 
-from gdbext.disasm import disassemble                       # noqa: E402
-from gdbext.static_check import Analyzer                    # noqa: E402
+from gdbext.decode.disasm import disassemble                       # noqa: E402
+from gdbext.analysis.static_check import Analyzer                    # noqa: E402
 from test_static_bench import FUNCTIONS, functions, reader  # noqa: E402
 
 KERNELS = {"x86_64": 64, "i386": 32}

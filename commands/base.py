@@ -13,9 +13,9 @@ import gdb
 from gdbext.errors import IsrError, UsageError
 from gdbext.render import json as render_json
 from gdbext.render.style import Style
-from gdbext.vectors import NUM_VECTORS, parse_one, parse_specs, spec_words
+from gdbext.x86.vectors import NUM_VECTORS, parse_one, parse_specs, spec_words
 
-from .state import SETTINGS, TARGET, TRACKER  # noqa: F401  (re-exported for commands)
+from gdbext.gdbside.state import SETTINGS, TARGET, TRACKER  # noqa: F401  (re-exported for commands)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -7,9 +7,9 @@ import gdb
 from gdbext.errors import UsageError
 from gdbext.render import json as render_json
 from gdbext.render.text import render_arming, render_arming_table
-from gdbext.vectors import format_vector_list, parse_specs
+from gdbext.x86.vectors import format_vector_list, parse_specs
 
-from .arming import BREAK, REGISTRY
+from gdbext.gdbside.arming import BREAK, REGISTRY
 from .base import ANY_STATE, NOT_RUNNING, IsrCommand
 
 # `if` as a word of the command line: what follows is the condition, as typed.

@@ -1,13 +1,13 @@
 """isr-check: static checks of handlers' machine code."""
 
-from gdbext.breakpoint_plan import task_gate_entry
-from gdbext.gdt import Gdt
-from gdbext.idt import read_idt
+from gdbext.tracking.breakpoint_plan import task_gate_entry
+from gdbext.x86.gdt import Gdt
+from gdbext.x86.idt import read_idt
 from gdbext.render import json as render_json
 from gdbext.render.text import render_checks
-from gdbext.static_check import Analyzer
-from gdbext.vectors import format_vector_list, parse_specs
-from gdbext.x86 import CpuMode
+from gdbext.analysis.static_check import Analyzer
+from gdbext.x86.vectors import format_vector_list, parse_specs
+from gdbext.x86.cpu import CpuMode
 
 from .base import TARGET, IsrCommand, style
 

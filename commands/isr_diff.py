@@ -3,12 +3,12 @@
 from typing import NamedTuple, Optional, Tuple
 
 from gdbext.errors import IsrError, UsageError
-from gdbext.judge import compare
+from gdbext.tracking.judge import compare
 from gdbext.render import json as render_json
 from gdbext.render.text import render_live_diff, render_run
-from gdbext.saved_regs import saved_registers
-from gdbext.snapshot import register_set
-from gdbext.vectors import parse_one
+from gdbext.analysis.saved_regs import saved_registers
+from gdbext.decode.snapshot import register_set
+from gdbext.x86.vectors import parse_one
 
 from .base import ANY_STATE, TARGET, TRACKER, IsrCommand
 

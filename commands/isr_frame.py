@@ -3,10 +3,10 @@
 import gdb
 
 from gdbext.errors import UsageError
-from gdbext.frame_report import locate
+from gdbext.decode.frame_report import locate
 from gdbext.render import json as render_json
 from gdbext.render.text import render_frame
-from gdbext.vectors import parse_one
+from gdbext.x86.vectors import parse_one
 
 from .base import TARGET, TRACKER, IsrCommand
 

@@ -9,7 +9,7 @@
 import gdb
 
 from gdbext.errors import IsrError
-from gdbext.frame_report import locate
+from gdbext.decode.frame_report import locate
 
 from .base import TARGET, TRACKER
 

@@ -1,10 +1,10 @@
 """isr-idt: show the IDT."""
 
-from gdbext.idt import read_idt
+from gdbext.x86.idt import read_idt
 from gdbext.render import json as render_json
 from gdbext.render.text import render_idt
-from gdbext.static_check import filler_at, no_code_message, no_code_rule
-from gdbext.vectors import parse_specs
+from gdbext.analysis.static_check import filler_at, no_code_message, no_code_rule
+from gdbext.x86.vectors import parse_specs
 
 from .base import TARGET, IsrCommand
 

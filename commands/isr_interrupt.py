@@ -6,7 +6,7 @@ from gdbext.errors import TargetError
 from gdbext.render import json as render_json
 
 from .base import ANY_STATE, IsrCommand
-from .state import INTERRUPTS
+from gdbext.gdbside.state import INTERRUPTS
 
 
 class IsrInterrupt(IsrCommand):

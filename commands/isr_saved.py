@@ -3,9 +3,9 @@
 from gdbext.errors import IsrError
 from gdbext.render import json as render_json
 from gdbext.render.text import render_saved
-from gdbext.saved_regs import saved_registers
-from gdbext.snapshot import register_set
-from gdbext.static_check import Analyzer
+from gdbext.analysis.saved_regs import saved_registers
+from gdbext.decode.snapshot import register_set
+from gdbext.analysis.static_check import Analyzer
 
 from .base import TARGET, TRACKER, IsrCommand, style
 

@@ -5,11 +5,11 @@ import gdb
 from gdbext.errors import IsrError
 from gdbext.render import json as render_json
 from gdbext.render.text import render_status
-from gdbext.status import Status, tracker_totals
+from gdbext.tracking.status import Status, tracker_totals
 
-from .arming import REGISTRY
+from gdbext.gdbside.arming import REGISTRY
 from .base import ANY_STATE, TARGET, TRACKER, IsrCommand
-from .trace_engine import ENGINE
+from gdbext.gdbside.trace_engine import ENGINE
 
 
 class IsrStatus(IsrCommand):

@@ -10,14 +10,14 @@ import gdb
 from gdbext.errors import IsrError, UsageError
 from gdbext.render import json as render_json
 from gdbext.render.text import render_arming, render_trace
-from gdbext.trace import trace_report
-from gdbext.vectors import format_vector_list, parse_specs
+from gdbext.tracking.trace import trace_report
+from gdbext.x86.vectors import format_vector_list, parse_specs
 
-from .arming import REGISTRY, TRACE as TRACE_MODE
+from gdbext.gdbside.arming import REGISTRY, TRACE as TRACE_MODE
 from .base import ANY_STATE, NOT_RUNNING, IsrCommand
-from .state import TRACE, TRACKER
-from .trace_engine import ENGINE
-from .tracking import TRACKING
+from gdbext.gdbside.state import TRACE, TRACKER
+from gdbext.gdbside.trace_engine import ENGINE
+from gdbext.gdbside.run_tracking import TRACKING
 
 ACTIONS = ("report", "stop", "clear", "engine")
 

@@ -2,12 +2,12 @@
 
 import gdb
 
-from gdbext.vectors import parse_specs
+from gdbext.x86.vectors import parse_specs
 
-from .arming import RECORD, REGISTRY, WATCH
+from gdbext.gdbside.arming import RECORD, REGISTRY, WATCH
 from .base import NOT_RUNNING
 from .isr_break import ArmingCommand
-from .trace_engine import ENGINE
+from gdbext.gdbside.trace_engine import ENGINE
 
 
 class IsrWatch(ArmingCommand):

@@ -4,7 +4,7 @@ import re
 
 import gdb
 
-from gdbext.x86 import CpuMode
+from gdbext.x86.cpu import CpuMode
 
 from .base import SETTINGS, TRACKER, one_line
 
@@ -177,7 +177,7 @@ and after every `lidt` only, and tracing is faster."""
     show_doc = "Watching writes to armed gates"
 
     def apply(self, on):
-        from .arming import REGISTRY
+        from gdbext.gdbside.arming import REGISTRY
         REGISTRY.watch_writes = on
         try:
             REGISTRY.refresh()
@@ -199,7 +199,7 @@ thread."""
     show_doc = "Reading registers at handler breakpoints with one g packet"
 
     def apply(self, on):
-        from .state import TARGET
+        from gdbext.gdbside.state import TARGET
         TARGET.register_packet = on
 
 

@@ -2,8 +2,10 @@
 
 The package is layered (see README, "Architecture"):
 
-* the pure core (this package's modules except ``gdb_target`` and ``gdbinit``)
+* the pure core (x86, decode, analysis, tracking, runs, render and the
+  top-level modules but ``gdbinit``)
   decodes and judges bytes and register values and never imports ``gdb``;
+* ``gdbext.gdbside`` is the one adapter that imports ``gdb`` (with ``gdbinit``);
 * ``gdbext.commands`` holds the thin GDB commands (``commands/`` in the tree);
 * ``gdbext.client`` drives QEMU and GDB from outside.
 """

@@ -13,13 +13,13 @@ Only usable inside GDB with isrdbg loaded.
 
 from typing import Iterable, Optional
 
-from .frame_report import FrameReport, locate
-from .idt import IdtView, read_idt
-from .vectors import parse_specs
+from gdbext.decode.frame_report import FrameReport, locate
+from gdbext.x86.idt import IdtView, read_idt
+from gdbext.x86.vectors import parse_specs
 
 
 def _state():
-    from .commands import state   # GDB-bound: imported only when used in GDB
+    from .gdbside import state    # GDB-bound: imported only when used in GDB
     return state
 
 
@@ -36,7 +36,7 @@ def frame(at: Optional[int] = None, vector: Optional[int] = None) -> FrameReport
 
 def break_on(*specs: str, hardware: bool = False, condition: Optional[str] = None) -> None:
     """What `isr-break SPEC... [if CONDITION]` does."""
-    from .commands.arming import BREAK, REGISTRY
+    from gdbext.gdbside.arming import BREAK, REGISTRY
     REGISTRY.add(parse_specs(specs), BREAK, hardware, condition)
 
 

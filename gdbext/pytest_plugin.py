@@ -27,8 +27,8 @@ import pytest
 
 from .client.runner import run_scenario as _run_scenario
 from .client.session import Session
-from .run_report import ScenarioResult, findings_listing
-from .scenario import PASS, Observed, judge, make_expectation
+from gdbext.runs.run_report import ScenarioResult, findings_listing
+from gdbext.runs.scenario import PASS, Observed, judge, make_expectation
 
 __all__ = ["assert_findings", "observed_findings", "run_scenario", "ScenarioResult"]
 

@@ -1,6 +1,6 @@
 /*
  * The ring file shared by the isrdbg trace plugin (writer) and isrdbg's
- * reader inside GDB (gdbext/plugin_ring.py mirrors the fixed offsets below;
+ * reader inside GDB (gdbext/tracking/plugin_ring.py mirrors the fixed offsets below;
  * the variable parts -- where the table and the ring start, record and
  * register layout -- are read from the header itself).
  *

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
-from ..boot_options import (ACCELS, DEFAULT_MEMORY, MAX_CPUS, accel_problem, cpus_problem,
+from gdbext.runs.boot_options import (ACCELS, DEFAULT_MEMORY, MAX_CPUS, accel_problem, cpus_problem,
                             memory_problem)
 from ..errors import IsrError, UsageError
 from .elf import ARCHES, Arch

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from ..elf import ElfHeader, read_header
+from gdbext.decode.elf import ElfHeader, read_header
 from ..errors import UsageError
 
 EM_386 = 3

@@ -28,7 +28,7 @@ def setup_commands(arch: Arch, symbols: Optional[Path], remote: str) -> List[str
 
 
 def connect_command(remote: str) -> str:
-    """`target remote`, failing with one isrdbg line (commands/lifecycle.py)."""
+    """`target remote`, failing with one isrdbg line (gdbext/gdbside/lifecycle.py)."""
     return f"isr-connect {remote}"
 
 

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 from ..errors import IsrError
 from . import processes, trace_plugin
-from ..elf import read_header
+from gdbext.decode.elf import read_header
 from .boot import BootPlan
 from .kernel_image import MULTIBOOT_ELF
 

@@ -36,7 +36,7 @@ from ..errors import IsrError
 from ..render.docs import render_document
 from ..render.style import Style
 from ..render.text import render_hit_header
-from ..vectors import NUM_VECTORS, parse_spec, spec_words, vector as vector_info
+from gdbext.x86.vectors import NUM_VECTORS, parse_spec, spec_words, vector as vector_info
 from .boot import BootSpec
 from .session import CommandError, Event, Session, SessionError
 

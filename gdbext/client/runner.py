@@ -16,7 +16,7 @@ waits, and collects:
    then `continue` until the kernel exits, every watched vector ran
    ``runs`` times (polled with `isr-trace report --json`), or the timeout;
 4. `isr-trace report --json` and `isr-diff --last K --json`, the serial log
-   and the kernel's exit status; then the verdict (gdbext.scenario.judge).
+   and the kernel's exit status; then the verdict (gdbext.runs.scenario.judge).
 
 A timeout or a QEMU that dies mid-run still yields a result with what was
 observed (the last report polled while the target ran, if GDB can no
@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence, TextIO
 
 from ..errors import IsrError
-from ..run_report import (EXIT_ERROR, ScenarioResult, progress_line, suite_status, table,
+from gdbext.runs.run_report import (EXIT_ERROR, ScenarioResult, progress_line, suite_status, table,
                           write_json, write_junit)
-from ..scenario import Scenario, ScenarioError, load_scenario
+from gdbext.runs.scenario import Scenario, ScenarioError, load_scenario
 from .boot import BootSpec
 from .session import CommandError, Session, SessionError, SessionTimeout
 

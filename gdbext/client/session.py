@@ -45,7 +45,7 @@ from pygdbmi.IoManager import IoManager
 
 from ..errors import IsrError, UsageError
 from ..render.mi import from_mi
-from ..vectors import parse_spec
+from gdbext.x86.vectors import parse_spec
 from . import processes
 from .boot import BootSpec
 from .gdb_launch import gdb_argv, gdb_environment, parse_attach, setup_commands

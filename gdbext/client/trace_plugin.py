@@ -3,7 +3,7 @@
 The plugin needs QEMU's plugin API version 4 (register and memory reads from
 callbacks): QEMU 9.2 or later.  An older QEMU (Debian 12's 7.2) is started
 without it, and isr-trace falls back to breakpoints.  GDB learns the ring
-file from $ISRDBG_TRACE_RING (commands/trace_engine.py).
+file from $ISRDBG_TRACE_RING (gdbext/gdbside/trace_engine.py).
 """
 
 import os
@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from ..plugin_ring import RING_ENV, RING_NAME, SWITCH_ENV  # noqa: F401 (shared names)
+from gdbext.tracking.plugin_ring import RING_ENV, RING_NAME, SWITCH_ENV  # noqa: F401 (shared names)
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugin" / "build" / "libisrdbg-trace.so"
 MIN_QEMU = (9, 2)       # plugin API 4

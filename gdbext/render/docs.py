@@ -9,19 +9,19 @@ give None (the caller shows the command's own output instead).
 
 from typing import Any, Callable, Dict, Optional
 
-from ..breakpoint_plan import ArmingReport, VectorArming
-from ..disasm import Instruction
-from ..error_codes import ErrorCode
-from ..findings import Finding
-from ..frame import InterruptFrame
-from ..frame_report import FrameReport
-from ..idt import Gate, IdtView
-from ..judge import ExitObservation, RegisterChange, Verdict
-from ..paging import PageWalk, WalkStep
-from ..snapshot import Context
-from ..status import LastStop, Status
-from ..tracker import HandlerRun
-from ..x86 import CpuMode, CpuState, DescriptorTableRegister
+from gdbext.tracking.breakpoint_plan import ArmingReport, VectorArming
+from gdbext.decode.disasm import Instruction
+from gdbext.x86.error_codes import ErrorCode
+from gdbext.tracking.findings import Finding
+from gdbext.decode.frame import InterruptFrame
+from gdbext.decode.frame_report import FrameReport
+from gdbext.x86.idt import Gate, IdtView
+from gdbext.tracking.judge import ExitObservation, RegisterChange, Verdict
+from gdbext.x86.paging import PageWalk, WalkStep
+from gdbext.decode.snapshot import Context
+from gdbext.tracking.status import LastStop, Status
+from gdbext.tracking.tracker import HandlerRun
+from gdbext.x86.cpu import CpuMode, CpuState, DescriptorTableRegister
 from . import text
 from .style import PLAIN, Style
 

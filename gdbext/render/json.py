@@ -8,9 +8,9 @@ precision to doubles; counts, vectors, selectors and privilege levels are number
 import json
 from typing import Any, Dict
 
-from ..frame import rflags_names
-from ..idt import Gate, IdtView
-from ..x86 import Selector
+from gdbext.decode.frame import rflags_names
+from gdbext.x86.idt import Gate, IdtView
+from gdbext.x86.cpu import Selector
 
 SCHEMA = "isrdbg/1"
 

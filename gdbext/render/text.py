@@ -2,14 +2,14 @@
 
 from typing import List, Optional
 
-from ..findings import INFO, RULES
-from ..frame import rflags_names
-from ..frame_report import FrameReport
-from ..idt import Gate, IdtView, fold_runs, stub_stride
-from ..judge import compare
-from ..snapshot import register_set
-from ..vectors import format_vector_list, vector
-from ..x86 import Selector
+from gdbext.tracking.findings import INFO, RULES
+from gdbext.decode.frame import rflags_names
+from gdbext.decode.frame_report import FrameReport
+from gdbext.x86.idt import Gate, IdtView, fold_runs, stub_stride
+from gdbext.tracking.judge import compare
+from gdbext.decode.snapshot import register_set
+from gdbext.x86.vectors import format_vector_list, vector
+from gdbext.x86.cpu import Selector
 from .style import PLAIN, Style
 from .table import format_table
 

@@ -9,7 +9,7 @@ and much later; `int $0x80` returns getpid's result in rax; signal delivery
 rewrites the user frame.  Pairing by frame address or CPU accused it of
 clobbering registers (issue 14)."""
 
-from gdbext.findings import RULES
+from gdbext.tracking.findings import RULES
 
 from .test_linux import linux_batch, run_to
 

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from gdbext.findings import RULES
+from gdbext.tracking.findings import RULES
 
 from .test_linux import linux_batch, run_to
 from .test_linux_judge import STOPPER
@@ -27,8 +27,8 @@ TRACE_SECONDS = 15
 UNPAIRED_EXITS = [
     "python",
     "import collections",
-    "from gdbext.commands.state import TRACKER",
-    "from gdbext.tracker import popped_context",
+    "from gdbext.gdbside.state import TRACKER",
+    "from gdbext.tracking.tracker import popped_context",
     "UNPAIRED = collections.Counter()",
     "_exit = TRACKER.exit",
     "def _observed(cpu, observation, *args, **kwargs):",

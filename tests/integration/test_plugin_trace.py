@@ -1,4 +1,4 @@
-"""isr-trace through isrdbg's QEMU trace plugin (plugin/, commands/trace_engine.py)
+"""isr-trace through isrdbg's QEMU trace plugin (plugin/, gdbext/gdbside/trace_engine.py)
 against the breakpoint engine, on the same QEMU 10 and kernel: the same runs,
 the same findings.  Skipped, with the reason, where QEMU 10 (./run setup puts
 it in .qemu/10) or the built plugin is missing."""

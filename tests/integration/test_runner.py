@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gdbext.client.runner import run_command, run_scenario
-from gdbext.run_report import validate_run_report
+from gdbext.runs.run_report import validate_run_report
 
 from .conftest import ROOT, isrdbg, processes_referring_to
 

@@ -133,8 +133,8 @@ def test_kernel_elf_from_a_bzimage(tmp_path):
 def test_lidt_sites_are_found_without_a_sweep():
     """lidt with each ModRM form, between bytes that a linear sweep would misread."""
     from gdbext.client.elf import ARCHES  # noqa: F401  (capstone is needed below)
-    from gdbext.disasm import lidt_sites
-    from gdbext.elf import CodeSection
+    from gdbext.decode.disasm import lidt_sites
+    from gdbext.decode.elf import CodeSection
     code = (b"\x0f\x01\x18"                          # lidt (%rax)          3 bytes
             b"\xb8\x0f\x01\x1d\x00"                   # mov $0x1d010f,%eax: no lidt inside
             b"\x0f\x01\x1d\x10\x00\x00\x00"           # lidt 0x10(%rip)      7 bytes

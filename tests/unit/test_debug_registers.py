@@ -1,6 +1,6 @@
-"""Counting debug registers before arming under KVM (gdbext.debug_registers)."""
+"""Counting debug registers before arming under KVM (gdbext.x86.debug_registers)."""
 
-from gdbext.debug_registers import DEBUG_REGISTERS, HardwareNeed, refusal
+from gdbext.x86.debug_registers import DEBUG_REGISTERS, HardwareNeed, refusal
 
 
 def test_four_fit():
@@ -26,7 +26,7 @@ def test_ranges_are_compact():
 
 
 def test_arming_table_says_why_a_breakpoint_is_hardware():
-    from gdbext.breakpoint_plan import ArmingReport, VectorArming
+    from gdbext.tracking.breakpoint_plan import ArmingReport, VectorArming
     from gdbext.render.text import render_arming_table
     report = ArmingReport((
         VectorArming(0, "break", True, None, 2, 0x100a70, "isr_divide_error+0",

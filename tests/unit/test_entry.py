@@ -4,10 +4,10 @@ import struct
 
 import pytest
 
-from gdbext.entry import EntryCache, decode_entry, handler_gates
+from gdbext.decode.entry import EntryCache, decode_entry, handler_gates
 from gdbext.errors import IsrError
-from gdbext.idt import IdtView, decode_gate
-from gdbext.x86 import CpuMode, CpuState, DescriptorTableRegister
+from gdbext.x86.idt import IdtView, decode_gate
+from gdbext.x86.cpu import CpuMode, CpuState, DescriptorTableRegister
 
 from ..fakes import FakeTarget
 

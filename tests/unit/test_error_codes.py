@@ -1,6 +1,6 @@
 import pytest
 
-from gdbext.error_codes import decode_error_code
+from gdbext.x86.error_codes import decode_error_code
 
 
 @pytest.mark.parametrize("code,summary", [

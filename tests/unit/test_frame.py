@@ -5,9 +5,9 @@ import struct
 import pytest
 
 from gdbext.errors import TargetMemoryError
-from gdbext.frame import FrameContext, NoPlausibleFrame, decode_frame, rflags_names
-from gdbext.gdt import Gdt
-from gdbext.x86 import DescriptorTableRegister
+from gdbext.decode.frame import FrameContext, NoPlausibleFrame, decode_frame, rflags_names
+from gdbext.x86.gdt import Gdt
+from gdbext.x86.cpu import DescriptorTableRegister
 
 # The bundled x86_64 kernel's GDT: null, kernel code64, kernel data, user code64,
 # user data, TSS (16 bytes).

@@ -3,10 +3,10 @@ import struct
 import pytest
 
 from gdbext.errors import IdtNotLoaded, TargetMemoryError
-from gdbext.idt import decode_gate, entry_count, fold_runs, read_idt
+from gdbext.x86.idt import decode_gate, entry_count, fold_runs, read_idt
 from gdbext.render import json as render_json
 from gdbext.render.text import render_idt
-from gdbext.x86 import CpuMode, CpuState, DescriptorTableRegister
+from gdbext.x86.cpu import CpuMode, CpuState, DescriptorTableRegister
 
 
 def long_gate(handler, selector=0x08, type_code=0xE, dpl=0, present=True, ist=0):

@@ -1,11 +1,11 @@
-"""The Ctrl-C watcher (gdbext.interrupt_requests): one byte per SIGINT,
+"""The Ctrl-C watcher (gdbext.gdbside.interrupt_requests): one byte per SIGINT,
 gone when its owner closes the pipe."""
 
 import os
 import signal
 import time
 
-from gdbext.interrupt_requests import InterruptRequests
+from gdbext.gdbside.interrupt_requests import InterruptRequests
 
 
 def wait_for(predicate, seconds=5.0):

@@ -2,10 +2,10 @@
 
 import struct
 
-from gdbext.frame import InterruptFrame
-from gdbext.judge import ExitObservation
-from gdbext.snapshot import X86_64, Context
-from gdbext.tracker import Tracker
+from gdbext.decode.frame import InterruptFrame
+from gdbext.tracking.judge import ExitObservation
+from gdbext.decode.snapshot import X86_64, Context
+from gdbext.tracking.tracker import Tracker
 
 ENTRY_REGS = {name: 0x1000 + i for i, name in enumerate(X86_64.tracked)}
 
@@ -280,7 +280,7 @@ def test_a_context_interrupted_again_drops_the_run_that_missed_its_exit():
 # -- intentional changes -----------------------------------------------------------
 
 def _explained(kind, reason=""):
-    from gdbext.restored import Restore
+    from gdbext.analysis.restored import Restore
 
     def explain(run, names):
         return {name: Restore(name, kind, 0x8F00, -0x78, 0x102004, reason) for name in names}

@@ -7,7 +7,7 @@ import time
 
 from gdbext.client import processes
 from gdbext.client.gdb_launch import batch_script, running_command
-from gdbext.target_end import describe_qemu_status, read_status, target_exited
+from gdbext.decode.target_end import describe_qemu_status, read_status, target_exited
 
 
 def test_qemu_status_in_isrdbg_words():

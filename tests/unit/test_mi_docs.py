@@ -4,15 +4,15 @@ documents (what the REPL shows), without GDB or QEMU."""
 import pytest
 from pygdbmi.gdbmiparser import parse_response
 
-from gdbext.breakpoint_plan import ArmingReport, VectorArming
-from gdbext.idt import read_idt
+from gdbext.tracking.breakpoint_plan import ArmingReport, VectorArming
+from gdbext.x86.idt import read_idt
 from gdbext.render import json as render_json
 from gdbext.render.docs import render_document
 from gdbext.render.mi import from_mi, to_mi
 from gdbext.render.style import Style
 from gdbext.render.text import render_arming, render_arming_table, render_idt, render_status
-from gdbext.status import LastStop, Status
-from gdbext.x86 import CpuMode, CpuState, DescriptorTableRegister
+from gdbext.tracking.status import LastStop, Status
+from gdbext.x86.cpu import CpuMode, CpuState, DescriptorTableRegister
 from tests.fakes import FakeTarget
 from tests.unit.test_idt_decode import long_gate, prot_gate
 

@@ -1,4 +1,4 @@
-"""Plugin records made into the tracker's inputs (gdbext.plugin_events): the
+"""Plugin records made into the tracker's inputs (gdbext.tracking.plugin_events): the
 same Entry and ExitObservation a breakpoint engine builds, judged by the same
 Tracker."""
 
@@ -6,13 +6,13 @@ import struct
 
 import pytest
 
-from gdbext.entry import EntryCache
+from gdbext.decode.entry import EntryCache
 from gdbext.errors import IsrError
-from gdbext.plugin_events import ENTRY, Site, Sites, entry_from, exit_from, read_word_from
-from gdbext.plugin_ring import (F_MAPPED_D0, F_MAPPED_Q0, F_MAPPED_Q1, KIND_ENTRY, KIND_EXIT,
+from gdbext.tracking.plugin_events import ENTRY, Site, Sites, entry_from, exit_from, read_word_from
+from gdbext.tracking.plugin_ring import (F_MAPPED_D0, F_MAPPED_Q0, F_MAPPED_Q1, KIND_ENTRY, KIND_EXIT,
                                 Ring)
-from gdbext.snapshot import Context, X86_64, pick
-from gdbext.tracker import Tracker
+from gdbext.decode.snapshot import Context, X86_64, pick
+from gdbext.tracking.tracker import Tracker
 
 from .test_entry import PAGE_FAULT, STACK_TOP, TIMER, Target
 from .test_plugin_ring import FakePlugin, frame
@@ -182,7 +182,7 @@ def test_32_bit_probes_are_the_dword_ones():
 def test_a_record_answers_for_cr2():
     """decode_entry asks the target for CR2 to accept an instruction-fetch #PF
     frame whose RIP is unmapped; a record answers from what the plugin read."""
-    from gdbext.plugin_events import RecordTarget
+    from gdbext.tracking.plugin_events import RecordTarget
 
     class Recorded:
         registers = {"cr2": 0x40100E, "cr3": 0x1000, "rip": None}

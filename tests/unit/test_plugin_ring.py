@@ -1,4 +1,4 @@
-"""The trace plugin's ring file, read by gdbext.plugin_ring: a fake producer
+"""The trace plugin's ring file, read by gdbext.tracking.plugin_ring: a fake producer
 here writes what plugin/isrdbg_trace.c writes (layout plugin/ring.h)."""
 
 import struct
@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from gdbext.errors import TargetMemoryError
-from gdbext.plugin_ring import (F_MAPPED_Q0, H_APPLIED_GEN, H_DROPPED, H_HEAD, H_RECORDED,
+from gdbext.tracking.plugin_ring import (F_MAPPED_Q0, H_APPLIED_GEN, H_DROPPED, H_HEAD, H_RECORDED,
                                 H_TAIL, H_WATCH_COUNT, KIND_ENTRY, KIND_EXIT, R_SEQ, Ring,
                                 RingError, Watch)
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from gdbext.qemu_monitor import MonitorParseError, parse_info_kvm, parse_info_registers
-from gdbext.x86 import CpuMode
+from gdbext.decode.qemu_monitor import MonitorParseError, parse_info_kvm, parse_info_registers
+from gdbext.x86.cpu import CpuMode
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

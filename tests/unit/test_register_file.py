@@ -3,9 +3,9 @@ byte-wise comparison, and the judge's use of it."""
 
 import pytest
 
-from gdbext.judge import compare
-from gdbext.register_file import LayoutError, RawRegisters, RegisterLayout
-from gdbext.snapshot import Context, register_set
+from gdbext.tracking.judge import compare
+from gdbext.x86.register_file import LayoutError, RawRegisters, RegisterLayout
+from gdbext.decode.snapshot import Context, register_set
 
 # Rows as GDB 13 prints them for QEMU's x86-64 target description (abridged:
 # the g/G offsets are the real ones; a pseudo register and an unnamed row at

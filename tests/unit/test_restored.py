@@ -1,10 +1,10 @@
 """Why a register changed at a handler's exit, from the save analysis' states
-(gdbext.restored): restored from its rewritten slot, lost, or not known."""
+(gdbext.analysis.restored): restored from its rewritten slot, lost, or not known."""
 
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
-from gdbext.restored import LOST, RESTORED, UNKNOWN, explain_changes
+from gdbext.analysis.restored import LOST, RESTORED, UNKNOWN, explain_changes
 
 FRAME = 0x9000
 

@@ -1,4 +1,4 @@
-"""The reports of `isrdbg run` (gdbext.run_report) over hand-made results:
+"""The reports of `isrdbg run` (gdbext.runs.run_report) over hand-made results:
 table, JUnit XML parsed back, the run-report JSON against its schema, the
 exit status, and the pytest plugin's assert_findings."""
 
@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from gdbext.pytest_plugin import assert_findings, observed_findings
-from gdbext.run_report import (EXIT_ERROR, EXIT_FAILED, EXIT_OK, ScenarioResult, run_digest,
+from gdbext.runs.run_report import (EXIT_ERROR, EXIT_FAILED, EXIT_OK, ScenarioResult, run_digest,
                                run_report, suite_status, table, validate_run_report,
                                write_json, write_junit)
-from gdbext.scenario import Observed, parse_scenario
+from gdbext.runs.scenario import Observed, parse_scenario
 
 RUN = {
     "sequence": 7, "cpu": 0, "vectors": [82], "vector": 82, "handler": "0x100050", "depth": 0,

@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from gdbext.errors import IsrError
-from gdbext.saved_regs import saved_registers
+from gdbext.analysis.saved_regs import saved_registers
 
 from .asm_fixture import assemble, needs_as
 from .test_static_analysis import ERROR_ENTRY

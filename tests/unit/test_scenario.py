@@ -1,11 +1,11 @@
-"""Scenario files (gdbext.scenario): the format, its FILE:LINE errors, and the
+"""Scenario files (gdbext.runs.scenario): the format, its FILE:LINE errors, and the
 verdict; plus every bundled scenario file parses."""
 
 from pathlib import Path
 
 import pytest
 
-from gdbext.scenario import (ERROR, FAIL, PASS, SKIP, FindingPattern, Observed, ScenarioError,
+from gdbext.runs.scenario import (ERROR, FAIL, PASS, SKIP, FindingPattern, Observed, ScenarioError,
                              judge, load_scenario, locate, make_expectation, parse_scenario)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gdbext.scenario import ScenarioError, load_scenario, parse_scenario
+from gdbext.runs.scenario import ScenarioError, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from gdbext import static_check
-from gdbext.static_check import Analyzer
+from gdbext.analysis import static_check
+from gdbext.analysis.static_check import Analyzer
 
 from .asm_fixture import assemble, needs_as
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gdbext.elf import code_sections
+from gdbext.decode.elf import code_sections
 from gdbext.errors import TargetMemoryError
-from gdbext.static_check import HANDLER_VISITS, Analyzer
+from gdbext.analysis.static_check import HANDLER_VISITS, Analyzer
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = 100

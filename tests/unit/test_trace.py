@@ -7,9 +7,9 @@ import tracemalloc
 
 from gdbext.render import json as render_json
 from gdbext.render.text import render_trace
-from gdbext.snapshot import X86_64
-from gdbext.trace import Trace, trace_report
-from gdbext.tracker import MAX_OPEN, NO_CONTEXT, REENTERED, Tracker
+from gdbext.decode.snapshot import X86_64
+from gdbext.tracking.trace import Trace, trace_report
+from gdbext.tracking.tracker import MAX_OPEN, NO_CONTEXT, REENTERED, Tracker
 
 from .test_judge_tracker import ENTRY_REGS, context, frame, iret_at
 

@@ -1,7 +1,7 @@
 import pytest
 
 from gdbext.errors import UsageError
-from gdbext.vectors import VECTORS, parse_spec, parse_specs, spec_words, vector
+from gdbext.x86.vectors import VECTORS, parse_spec, parse_specs, spec_words, vector
 
 ERROR_CODE_VECTORS = {8, 10, 11, 12, 13, 14, 17, 21, 29, 30}
 
