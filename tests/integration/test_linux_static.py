@@ -173,9 +173,13 @@ import capstone
 engine = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
 def reg(name):
     return int(gdb.parse_and_eval(f'(unsigned long)${name}'))
+gdb.execute('set scheduler-locking step')    # stepi moves this CPU only
 for attempt in range(30):
     gdb.execute('continue')
-    if int(gdb.parse_and_eval('*(unsigned long *)($rsp + 8)')) & 3:
+    try:                # the other CPU may have stopped where its stack is unreadable
+        if int(gdb.parse_and_eval('*(unsigned long *)($rsp + 8)')) & 3:
+            continue
+    except gdb.MemoryError:
         continue
     stub, thread = reg('pc'), gdb.selected_thread().num
     code = bytes(gdb.selected_inferior().read_memory(stub, 48))
