@@ -240,26 +240,29 @@ def _judge_iret(frame, entry, exit, rsp, slot, regset, at, findings, changes):
                         f"({' '.join(n for n in rflags_names(flipped) if not n.startswith('IOPL'))})")
         changes.append(RegisterChange("rflags" if slot == 8 else "eflags", "frame",
                                       entry.rflags, rflags))
-    if popped.rsp != entry.rsp:
-        modified.append(f"RSP {entry.rsp:#x} -> {popped.rsp:#x} ({popped.rsp - entry.rsp:+d})")
-        changes.append(RegisterChange("rsp", "stack", entry.rsp, popped.rsp))
-    if popped.ss != entry.ss:
-        modified.append(f"SS {entry.ss:#x} -> {popped.ss:#x}")
-        changes.append(RegisterChange("ss", "stack", entry.ss, popped.ss))
+    modified += _stack_changes(entry, popped, changes)
     if modified:
         findings.append(Finding("frame-modified", "the handler changed its frame: " +
                                 "; ".join(modified), **at))
     return popped
 
 
-def _stack_restored(entry, resumed, at, findings, changes):
-    wrong = []
+def _stack_changes(entry, resumed, changes) -> List[str]:
+    """How the stack the interrupted code resumes on (RSP, SS) differs from
+    the one it was interrupted on; each change is also recorded."""
+    described = []
     if resumed.rsp != entry.rsp:
-        wrong.append(f"RSP {entry.rsp:#x} -> {resumed.rsp:#x} ({resumed.rsp - entry.rsp:+d})")
+        described.append(f"RSP {entry.rsp:#x} -> {resumed.rsp:#x} "
+                         f"({resumed.rsp - entry.rsp:+d})")
         changes.append(RegisterChange("rsp", "stack", entry.rsp, resumed.rsp))
     if resumed.ss != entry.ss:
-        wrong.append(f"SS {entry.ss:#x} -> {resumed.ss:#x}")
+        described.append(f"SS {entry.ss:#x} -> {resumed.ss:#x}")
         changes.append(RegisterChange("ss", "stack", entry.ss, resumed.ss))
+    return described
+
+
+def _stack_restored(entry, resumed, at, findings, changes):
+    wrong = _stack_changes(entry, resumed, changes)
     if wrong:
         findings.append(Finding("stack-not-restored",
                                 "the interrupted code resumes with " + ", ".join(wrong), **at))
