@@ -27,8 +27,9 @@ import pytest
 
 from .client.runner import run_scenario as _run_scenario
 from .client.session import Session
-from gdbext.runs.run_report import ScenarioResult, findings_listing
-from gdbext.runs.scenario import PASS, Observed, judge, make_expectation
+from gdbext.runs.run_report import (ScenarioResult, findings_listing, static_observed,
+                                   trace_observed)
+from gdbext.runs.scenario import PASS, Observed, judge, make_expectation, registers_named
 
 __all__ = ["assert_findings", "observed_findings", "run_scenario", "ScenarioResult"]
 
@@ -50,10 +51,12 @@ def _from_runs(runs: Iterable[dict]) -> List[Observed]:
         vectors = tuple(run.get("vectors") or ())
         for finding in run.get("findings", []):
             key = (vectors, finding["rule"])
-            count, message = counted.get(key, (0, finding.get("message", "")))
-            counted[key] = (count + 1, message)
-    return [Observed(rule, vectors, "run", count, message)
-            for (vectors, rule), (count, message) in counted.items()]
+            count, message, registers = counted.get(key, (0, finding.get("message", ""),
+                                                          frozenset()))
+            counted[key] = (count + 1, message,
+                            registers | registers_named(finding.get("details")))
+    return [Observed(rule, vectors, "run", count, message, registers)
+            for (vectors, rule), (count, message, registers) in counted.items()]
 
 
 def _from_document(doc: dict) -> List[Observed]:
@@ -61,18 +64,9 @@ def _from_document(doc: dict) -> List[Observed]:
     if kind == "diff":
         return _from_runs(doc.get("runs", []))
     if kind == "check":
-        return [Observed(f["rule"], tuple(h.get("vectors") or ()), "static", 1,
-                         f.get("message", ""))
-                for h in doc.get("handlers", []) for f in h.get("findings", [])]
+        return static_observed(doc)
     if kind == "trace":
-        messages = {}
-        for f in doc.get("findings", []):
-            run = f.get("run") or {}
-            messages.setdefault((tuple(run.get("vectors") or ()), f["rule"]), f.get("message", ""))
-        return [Observed(rule, tuple(row["vectors"]), "run", count,
-                         messages.get((tuple(row["vectors"]), rule), ""))
-                for row in doc.get("per_vector", [])
-                for rule, count in sorted(row.get("findings", {}).items())]
+        return trace_observed(doc.get("per_vector", []), doc.get("findings", []))
     raise TypeError(f"assert_findings: cannot take findings from a {kind!r} document "
                     f"(give a diff, check or trace document)")
 

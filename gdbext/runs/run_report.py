@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from gdbext.render.json import document, dumps
-from gdbext.runs.scenario import ERROR, FAIL, PASS, SKIP, Observed, Scenario, Verdict, judge
+from gdbext.runs.scenario import (ERROR, FAIL, PASS, SKIP, Observed, Scenario, Verdict, judge,
+                                  registers_named)
 from gdbext.x86.vectors import format_vector_list
 
 RUN_REPORT = "run-report"
@@ -23,6 +24,41 @@ RUN_REPORT = "run-report"
 EXIT_OK = 0            # every scenario as expected
 EXIT_FAILED = 1        # unexpected findings, required ones missing, wrong exit status
 EXIT_ERROR = 2         # infrastructure: kernel missing, QEMU did not boot, timeout, triple fault
+
+
+def trace_observed(per_vector: List[Dict[str, Any]],
+                   findings: List[Dict[str, Any]]) -> List[Observed]:
+    """A trace document's findings as the verdict sees them: per vector and rule
+    with its exact run count (the rows), with the message and the registers named
+    by the kept findings (the bounded log)."""
+    messages, registers = {}, {}
+    for finding in findings:
+        run = finding.get("run") or {}
+        key = (tuple(run.get("vectors") or ([finding["vector"]]
+                                           if finding.get("vector") is not None else [])),
+               finding["rule"])
+        messages.setdefault(key, finding.get("message", ""))
+        registers[key] = registers.get(key, frozenset()) | registers_named(
+            finding.get("details"))
+    return [Observed(rule, tuple(row["vectors"]), "run", count,
+                     messages.get((tuple(row["vectors"]), rule), ""),
+                     registers.get((tuple(row["vectors"]), rule), frozenset()))
+            for row in per_vector for rule, count in sorted(row.get("findings", {}).items())]
+
+
+def static_observed(check: Optional[Dict[str, Any]]) -> List[Observed]:
+    """An isr-check document's findings, one each, on the finding's own vector
+    when it names one of its handler's vectors."""
+    found = []
+    for handler in (check or {}).get("handlers", []):
+        for finding in handler.get("findings", []):
+            vectors = tuple(handler.get("vectors") or ())
+            if finding.get("vector") is not None and finding["vector"] in vectors:
+                vectors = (finding["vector"],)
+            found.append(Observed(finding["rule"], vectors, "static", 1,
+                                  finding.get("message", ""),
+                                  registers_named(finding.get("details"))))
+    return found
 
 
 @dataclass
@@ -59,27 +95,7 @@ class ScenarioResult:
     def observed(self) -> List[Observed]:
         """Every finding, as the verdict sees it: per vector and rule with its
         run count (exact counters of the trace), and each static one."""
-        messages = {}
-        for finding in self.run_findings:
-            run = finding.get("run") or {}
-            key = (tuple(run.get("vectors") or ([finding["vector"]]
-                                               if finding.get("vector") is not None else [])),
-                   finding["rule"])
-            messages.setdefault(key, finding.get("message", ""))
-        found = []
-        for row in self.per_vector:
-            vectors = tuple(row["vectors"])
-            for rule, count in sorted(row.get("findings", {}).items()):
-                found.append(Observed(rule, vectors, "run", count,
-                                      messages.get((vectors, rule), "")))
-        for handler in (self.static or {}).get("handlers", []):
-            for finding in handler.get("findings", []):
-                vectors = tuple(handler.get("vectors") or ())
-                if finding.get("vector") is not None and finding["vector"] in vectors:
-                    vectors = (finding["vector"],)
-                found.append(Observed(finding["rule"], vectors, "static", 1,
-                                      finding.get("message", "")))
-        return found
+        return trace_observed(self.per_vector, self.run_findings) + static_observed(self.static)
 
     def decide(self) -> Verdict:
         self.verdict = judge(self.scenario.expect, self.observed(), self.total_runs,

@@ -66,6 +66,8 @@ class FindingPattern:
     vectors: Optional[FrozenSet[int]] = None      # None: any vector
     source: Optional[str] = None                  # "run", "static" or None: either
     spec: Optional[str] = None                    # the vector as written, for messages
+    register: Optional[str] = None                # the finding must name this register
+    count: Optional[int] = None                   # exactly this many runs had it
 
     def matches(self, finding: "Observed") -> bool:
         if finding.rule != self.rule:
@@ -74,14 +76,22 @@ class FindingPattern:
             return False
         if self.vectors is not None and not self.vectors.intersection(finding.vectors):
             return False
+        if self.register is not None and self.register not in finding.registers:
+            return False
+        if self.count is not None and finding.count != self.count:
+            return False
         return True
 
     def describe(self) -> str:
         text = self.rule
+        if self.register is not None:
+            text += f" of {self.register}"
         if self.vectors is not None:
             text += f" on vector {self.spec}"
         if self.source is not None:
             text += " (static check)" if self.source == "static" else " (in a handler run)"
+        if self.count is not None:
+            text += f" in exactly {self.count} run{'s' if self.count != 1 else ''}"
         return text
 
 
@@ -134,6 +144,7 @@ class Observed:
     source: str                      # "run" or "static"
     count: int = 1
     message: str = ""
+    registers: FrozenSet[str] = frozenset()   # registers the kept findings name
 
     @property
     def severity(self) -> str:
@@ -174,7 +185,7 @@ EXPECT_KEYS = {
     "min_runs": _INT,
 }
 PATTERN_KEYS = {"rule": _STR, "vector": ((int, str), "a vector number or SPEC string"),
-                "source": _STR}
+                "source": _STR, "register": _STR, "count": _INT}
 REQUIRED = ("watch",)
 BOOT_SOURCES = ("kernel", "drives", "cdrom")     # at least one of them
 
@@ -510,7 +521,7 @@ class _Validator:
                 self.check_keys(entry, PATTERN_KEYS, where)
             else:
                 raise self.error(where, f"expect.{key} entries must be rule ids or "
-                                        f"{{rule, vector, source}} tables, not "
+                                        f"{{rule, vector, source, register, count}} tables, not "
                                         f"{_toml_name(entry)}")
             if "rule" not in entry:
                 raise self.error(where, f"expect.{key}[{index}] needs a rule")
@@ -533,8 +544,23 @@ class _Validator:
             if source is not None and source not in SOURCES:
                 raise self.error(where + ("source",), f"expect.{key}[{index}].source must be "
                                                       f"{' or '.join(map(repr, SOURCES))}")
-            found.append(FindingPattern(rule, vectors, source, spec))
+            register = entry.get("register")
+            if register is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", register):
+                raise self.error(where + ("register",), f"expect.{key}[{index}].register must be "
+                                                        f"a register name such as \"rbx\"")
+            count = entry.get("count")
+            if count is not None and count < 1:
+                raise self.error(where + ("count",), f"expect.{key}[{index}].count must be at "
+                                                     f"least 1")
+            found.append(FindingPattern(rule, vectors, source, spec, register, count))
         return tuple(found)
+
+
+def registers_named(details: Optional[Dict[str, Any]]) -> FrozenSet[str]:
+    """The registers a finding's details name: ``registers`` is {name: [entry, exit]}
+    (runs), {name: writer} or [names] (static)."""
+    named = (details or {}).get("registers") or ()
+    return frozenset(named)
 
 
 def make_expectation(allow: Iterable[Any] = (), require: Iterable[Any] = (),

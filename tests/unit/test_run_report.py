@@ -57,8 +57,10 @@ def test_observed_and_verdicts():
     passing = result(REQUIRE + "exit_status = 3\n", static=[STATIC])
     assert passing.status == "pass" and passing.total_runs == 11
     assert passing.observed() == [
-        Observed("clobbered-register", (82,), "run", 1, "registers changed: rbx 0xb1 -> 0xdead"),
-        Observed("clobbered-register", (82,), "static", 1, "rbx written, not restored")]
+        Observed("clobbered-register", (82,), "run", 1, "registers changed: rbx 0xb1 -> 0xdead",
+                 frozenset({"rbx"})),
+        Observed("clobbered-register", (82,), "static", 1, "rbx written, not restored",
+                 frozenset({"rbx"}))]
     unexpected = result("exit_status = 3\n")
     assert unexpected.status == "fail" and unexpected.verdict.problems == [
         "unexpected clobbered-register on vector 82 (1 handler run): registers changed: "
@@ -73,6 +75,20 @@ def test_observed_and_verdicts():
     assert suite_status([passing, missing]) == EXIT_FAILED
     assert suite_status([passing, missing, error]) == EXIT_ERROR
 
+
+
+def test_register_and_count_narrow_a_required_finding():
+    def problems(pattern):
+        return result(f"require = [{pattern}]\nexit_status = 3\n").verdict.problems
+
+    exact = '{ rule = "clobbered-register", vector = 0x52, register = "rbx", count = 1 }'
+    assert problems(exact) == []
+    assert problems('{ rule = "clobbered-register", register = "rcx" }') == [
+        "unexpected clobbered-register on vector 82 (1 handler run): registers changed: "
+        "rbx 0xb1 -> 0xdead",
+        "required clobbered-register of rcx did not occur"]
+    assert problems('{ rule = "clobbered-register", source = "run", count = 2 }')[-1] == (
+        "required clobbered-register (in a handler run) in exactly 2 runs did not occur")
 
 def test_run_digest():
     digest = run_digest(RUN)
@@ -153,7 +169,7 @@ def test_assert_findings_on_documents():
     diff = {"schema": "isrdbg/1", "kind": "diff", "runs": [RUN, RUN], "live": None}
     found = assert_findings(diff, require=["clobbered-register"])
     assert found == [Observed("clobbered-register", (82,), "run", 2,
-                              "registers changed: rbx 0xb1 -> 0xdead")]
+                              "registers changed: rbx 0xb1 -> 0xdead", frozenset({"rbx"}))]
     assert observed_findings([RUN])[0].count == 1
     with pytest.raises(AssertionError) as caught:
         assert_findings(diff, require=[{"rule": "error-code-not-popped", "vector": 13}])

@@ -102,7 +102,7 @@ KNOWN_KEYS = ("accel, append, arch, break_at, cdrom, check, description, drives,
     ('kernel = "k"\nwatch = "14"\n[expect]\nrequire = [\n'
      '  { rule = "clobbered-register", vector = 13 },\n'
      '  { rule = "clobbered-register", vectr = 13 },\n]\n',
-     "suite/sc.toml:6: unknown key 'vectr' in [expect.require.1] (known: rule, source, vector)"),
+     "suite/sc.toml:6: unknown key 'vectr' in [expect.require.1] (known: count, register, rule, source, vector)"),
     ('kernel = "k"\nwatch = "14"\n[expect]\nrequire = [{ rule = "clobbered-register" },\n'
      '  { rule = "clobbered-register", vector = "zzz" }]\n',
      "suite/sc.toml:5: expect.require[1].vector: not a vector: 'zzz' (expected a number, "
@@ -110,8 +110,13 @@ KNOWN_KEYS = ("accel, append, arch, break_at, cdrom, check, description, drives,
     ('kernel = "k"\nwatch = "14"\n[expect]\nallow = [{ rule = "frame-modified", source = "x" }]\n',
      "suite/sc.toml:4: expect.allow[0].source must be 'run' or 'static'"),
     ('kernel = "k"\nwatch = "14"\n[expect]\nallow = [13]\n',
-     "suite/sc.toml:4: expect.allow entries must be rule ids or {rule, vector, source} "
-     "tables, not an integer"),
+     "suite/sc.toml:4: expect.allow entries must be rule ids or {rule, vector, source, "
+     "register, count} tables, not an integer"),
+    ('kernel = "k"\nwatch = "14"\n[expect]\nrequire = [{ rule = "frame-modified", '
+     'register = "RBX!" }]\n',
+     "suite/sc.toml:4: expect.require[0].register must be a register name such as \"rbx\""),
+    ('kernel = "k"\nwatch = "14"\n[expect]\nrequire = [{ rule = "frame-modified", count = 0 }]\n',
+     "suite/sc.toml:4: expect.require[0].count must be at least 1"),
     ('kernel = "k"\nwatch = "14"\nbreak_at = "kmain"\n[expect]\nallow = [{ vector = 13 }]\n',
      "suite/sc.toml:5: expect.allow[0] needs a rule"),
     ('kernel = "k"\nwatch = "14"\ncheck = true\n',
