@@ -25,13 +25,6 @@ def linux_batch(linux, mode, commands, timeout=120, append=""):
                  extra=["--initrd", linux.initrd, "--smp", 2, "--memory", "512M", "--tcg"])
 
 
-def timed(label, command):
-    """The command, and how long it took in GDB (milliseconds, printed)."""
-    return ["python isrdbg_test_started = __import__('time').monotonic()", command,
-            f"python print('isrdbg-test: {label}', "
-            f"int((__import__('time').monotonic() - isrdbg_test_started) * 1000))"]
-
-
 PEAK_RSS = ("python print('isrdbg-test: rss_kb', next(int(line.split()[1]) for line in "
             "open('/proc/self/status') if line.startswith('VmHWM')))")
 
@@ -64,11 +57,10 @@ def test_check_all_on_linux(linux, append):
     """With pti=on, stopped in user mode, most kernel text cannot be read:
     what cannot be seen is not judged (notes say so), never an error."""
     result = linux_batch(linux, "pf", [*run_to(linux, "exercise_page_faults"),
-                                       *timed("check_ms", "isr-check --json all"), PEAK_RSS],
+                                       "isr-check --json all", PEAK_RSS],
                          append=append)
     assert result.returncode == 0, result.stdout + result.stderr
     values = printed_values(result)
-    assert values["check_ms"] < 30_000
     assert values["rss_kb"] < 1024 * 1024
     doc = result.doc("check")
     assert sorted(v for h in doc["handlers"] for v in h["vectors"]) == list(range(256))
@@ -105,12 +97,11 @@ def check_pt_regs(doc, interrupted, error_code):
 def test_saved_at_a_page_fault_entry_and_in_its_c_handler(linux):
     result = linux_batch(linux, "pf", [
         *run_to(linux, "exercise_page_faults"), "isr-break 14", UNTIL_FROM_RING3,
-        *PRINT_GPRS, *timed("entry_ms", "isr-saved --json"), BREAK_AT_C_HANDLER,
-        UNTIL_C_HANDLER, *timed("c_ms", "isr-saved --json")])
+        *PRINT_GPRS, "isr-saved --json", BREAK_AT_C_HANDLER,
+        UNTIL_C_HANDLER, "isr-saved --json"])
     assert result.returncode == 0, result.stdout + result.stderr
     values = printed_values(result)
     at_entry, in_c = saved_docs(result)
-    assert values["entry_ms"] < 2000 and values["c_ms"] < 2000
     # At the stub's first instruction nothing is saved yet, and nothing is lost.
     assert at_entry["slots"] == [] and at_entry["lost"] == []
     # In the C handler (entered from ring 3): error_entry saved pt_regs on the
@@ -126,11 +117,10 @@ def test_saved_in_a_timer_interrupt(linux):
     timer = 0xec        # LOCAL_TIMER_VECTOR
     result = linux_batch(linux, "pf", [
         *run_to(linux, "exercise_page_faults"), f"isr-break {timer}", "continue", *PRINT_GPRS,
-        BREAK_AT_C_HANDLER, UNTIL_C_HANDLER, *timed("c_ms", "isr-saved --json")])
+        BREAK_AT_C_HANDLER, UNTIL_C_HANDLER, "isr-saved --json"])
     assert result.returncode == 0, result.stdout + result.stderr
     values = printed_values(result)
     [doc] = saved_docs(result)
-    assert values["c_ms"] < 2000
     check_pt_regs(doc, values, error_code=False)
 
 
@@ -215,12 +205,11 @@ def test_saved_on_the_irq_stack(linux):
     the task stack whose RSP Linux saved at the top of the IRQ stack."""
     result = linux_batch(linux, "pf", [*run_to(linux, "exercise_page_faults"), "isr-break 0xec",
                                        *TO_IRQ_STACK.splitlines(),
-                                       *timed("saved_ms", "isr-saved --json")], timeout=180)
+                                       "isr-saved --json"], timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     values = printed_values(result)
     assert "irq_rsp" in values, result.stdout
     doc = result.doc("saved")
-    assert values["saved_ms"] < 2000
     assert any(n.startswith(f"RSP {values['irq_rsp']:#x} is on a stack of its own (an IRQ "
                             f"stack)") for n in doc["notes"]), doc["notes"]
     assert len(doc["slots"]) == 15 and all(s["matches"] is True for s in doc["slots"])
