@@ -7,6 +7,7 @@ from gdbext.decode.frame import rflags_names
 from gdbext.decode.frame_report import FrameReport
 from gdbext.x86.idt import Gate, IdtView, fold_runs, stub_stride
 from gdbext.tracking.judge import compare
+from gdbext.tracking.tracker import NO_ENTRY
 from gdbext.decode.snapshot import register_set
 from gdbext.x86.vectors import format_vector_list, vector
 from gdbext.x86.cpu import Selector
@@ -492,6 +493,8 @@ def _not_judged(report) -> List[str]:
         lines.append(f"unpaired entries, {reason}: " + "; ".join(where))
     for reason, count in report.unmatched.items():
         lines.append(f"unpaired exits, {reason}: {count}")
+    if report.exits_without_entry:
+        lines.append(f"{NO_ENTRY}: {report.exits_without_entry}")
     for row in report.rows:
         for reason, count in row.unjudged.items():
             lines.append(f"changed, not judged in {count} run{'s' if count != 1 else ''} of "

@@ -30,6 +30,7 @@ class Trace:
     until: Optional[int] = None                       # the first that is not (once stopped)
     stats: Dict[Tuple[int, ...], VectorStats] = field(default_factory=dict)
     unmatched_before: Counter = field(default_factory=Counter)  # the tracker's, at the start
+    no_entry_before: int = 0          # the tracker's exits_without_entry, at the start
 
     @property
     def active(self) -> bool:
@@ -51,6 +52,7 @@ class Trace:
         self.since = tracker.next_sequence
         self.stats = {}
         self.unmatched_before = Counter(tracker.unmatched)
+        self.no_entry_before = tracker.exits_without_entry
 
     def traces(self, vectors: Tuple[int, ...]) -> bool:
         return any(v in self.vectors for v in vectors)
@@ -101,6 +103,7 @@ class Trace:
         self.stats = {}
         if tracker is not None:
             self.unmatched_before = Counter(tracker.unmatched)
+            self.no_entry_before = tracker.exits_without_entry
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,8 @@ class TraceReport:
     unmatched_exits: int
     lost_runs: int
     unmatched: Dict[str, int] = field(default_factory=dict)  # reason -> exits with no entry
+    # irets that returned from no traced entry (a syscall...): no run, so not unpaired
+    exits_without_entry: int = 0
 
     @property
     def findings_kept(self) -> int:
@@ -149,7 +154,8 @@ class TraceReport:
 
     @property
     def unpaired_share(self) -> float:
-        """Of every run seen (judged or not), the share that was not paired."""
+        """Of every run seen (judged or not), the share that was not paired
+        (exits without an entry are no runs: not counted)."""
         seen = self.runs + self.unpaired
         return self.unpaired / seen if seen else 0.0
 
@@ -173,4 +179,5 @@ def trace_report(trace: Trace, tracker: Tracker) -> TraceReport:
         findings_total=sum(sum(r.findings.values()) for r in rows),
         runs=sum(r.runs for r in rows), kept_runs=kept, history=tracker.history,
         open_runs=open_runs, unmatched_exits=sum(unmatched.values()),
-        lost_runs=sum(r.unpaired_total for r in rows), unmatched=unmatched)
+        lost_runs=sum(r.unpaired_total for r in rows), unmatched=unmatched,
+        exits_without_entry=tracker.exits_without_entry - trace.no_entry_before)

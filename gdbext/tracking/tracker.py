@@ -17,6 +17,14 @@ only with the one open run on this CPU and address space whose frame it pops
 ambiguous is not paired: the run, or the exit, is counted with the reason, and
 nothing is judged on it.  CPU numbers and stack proximity never pair.
 
+Not every iret returns from an interrupt: Linux leaves `syscall` and execve
+through the same iretq, a kernel may start its first user program with an
+iret.  Such an exit has no entry to pair with, and is no unpaired run: it is
+counted apart (exits_without_entry), but only when no open run could own it -
+none in its address space (any, for a return to kernel code: kernel contexts
+are shared), none in any with the context it pops, and no run dropped
+unpaired with that context.  When unsure it stays an unpaired exit.
+
 Nesting: an entry from ring 3 nests in nothing; an entry from ring 0 nests in
 the innermost run believed to be running on its CPU whose stack holds the
 interrupted RSP.  Per-process kernel stacks side by side are told apart by
@@ -69,6 +77,10 @@ AMBIGUOUS = "several open runs fit the exit"
 REENTERED = "its context was interrupted again before it returned (exit missed)"
 TOO_MANY = "too many runs open"
 FRAME_REUSED = "its frame was reused by a later entry (exit missed)"
+
+# Exits that returned from something no gate entered (Tracker.exits_without_entry)
+NO_ENTRY = ("exits with no traced entry (returns from syscall/sysenter or from code not "
+            "entered by an interrupt)")
 
 
 def address_space(cr3: Optional[int]) -> Optional[int]:
@@ -185,6 +197,9 @@ class Tracker:
         self.finding_runs: Deque[RunDigest] = deque(maxlen=history)
         self.first_findings: Dict[Tuple[Tuple[int, ...], str], RunDigest] = {}
         self.unmatched: Counter = Counter()              # reason -> exits paired with no entry
+        self.exits_without_entry = 0     # irets no traced entry could own (see NO_ENTRY)
+        # (address space, context) of runs dropped unpaired: their late exits stay unpaired
+        self._dropped: Deque[tuple] = deque(maxlen=MAX_OPEN)
         self._stack_tops: List[int] = []
         self.stack_spacing: Optional[int] = None
         self._sequence = itertools.count(1)
@@ -277,6 +292,7 @@ class Tracker:
 
     def _drop(self, run: HandlerRun, why: str) -> None:
         self._forget(run)
+        self._dropped.append((run.space, context_key(run.entry)))
         run.lost = why
         self._vector_stats(run).unpaired[why] += 1
         for observer in self.observers:
@@ -347,6 +363,21 @@ class Tracker:
             return near[0], BY_BROKEN_FRAME
         return None, AMBIGUOUS if near else NO_CONTEXT
 
+    def _no_entry(self, observation: ExitObservation, space: Optional[int]) -> bool:
+        """Whether no run, open or dropped, could own this iret: it returns
+        from something no traced gate entered (a syscall, a first start)."""
+        popped = popped_context(observation)
+        if popped is None:
+            return False        # what it returns to is unknown: no evidence
+        if popped in self._by_context:
+            return False        # some run's very context, if in another address space
+        to_kernel = popped[1] & 3 == 0
+        for run in self.open.values():
+            if to_kernel or _same_space(run.space, space, loose=True):
+                return False    # its frame may have been moved and rewritten
+        return not any(to_kernel or _same_space(dropped_space, space, loose=True)
+                       for dropped_space, key in self._dropped if key == popped)
+
     def exit(self, cpu: int, observation: ExitObservation, cr3: Optional[int] = None,
              read=None, explain=None) -> Optional[HandlerRun]:
         """Close the run this exit belongs to; None when it belongs to none.
@@ -358,7 +389,10 @@ class Tracker:
             if observation.kind == "iret":
                 # a `ret` or a passage at a resume point that matches no run is
                 # ordinary code, not an exit; an iret always returns from something
-                self.unmatched[how] += 1
+                if how == NO_CONTEXT and self._no_entry(observation, address_space(cr3)):
+                    self.exits_without_entry += 1
+                else:
+                    self.unmatched[how] += 1
             return None
         self._forget(run)
         chain = self.running.get(cpu)
@@ -434,6 +468,7 @@ class Tracker:
         self.finding_runs.clear()
         self.first_findings.clear()
         self.unmatched.clear()
+        self.exits_without_entry = 0
 
 
 def popped_context(observation: ExitObservation) -> Optional[Tuple[int, int, int, int, int]]:

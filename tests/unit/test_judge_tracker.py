@@ -5,7 +5,7 @@ import struct
 from gdbext.decode.frame import InterruptFrame
 from gdbext.tracking.judge import ExitObservation
 from gdbext.decode.snapshot import X86_64, Context
-from gdbext.tracking.tracker import Tracker
+from gdbext.tracking.tracker import MAX_OPEN, NO_CONTEXT, Tracker
 
 ENTRY_REGS = {name: 0x1000 + i for i, name in enumerate(X86_64.tracked)}
 
@@ -145,10 +145,18 @@ def test_task_switch_returns_on_another_stack():
     assert tracker.exit(0, iret_at(on_a)) is run_a
 
 
-def test_exit_of_an_untracked_entry():
+def test_exit_of_an_untracked_entry_while_runs_are_open_is_unpaired():
+    tracker = Tracker()
+    f = frame(rip=0x101100)
+    tracker.enter(0, (32,), 0x102000, "interrupt", f, context(f))
+    assert tracker.exit(0, iret_at(frame(address=0x7000))) is None
+    assert tracker.unmatched_exits == 1 and tracker.exits_without_entry == 0
+
+
+def test_an_iret_no_run_could_own_is_an_exit_without_entry():
     tracker = Tracker()
     assert tracker.exit(0, iret_at(frame())) is None
-    assert tracker.unmatched_exits == 1
+    assert tracker.exits_without_entry == 1 and tracker.unmatched_exits == 0
 
 
 def test_reused_frame_drops_the_stale_run():
@@ -328,3 +336,70 @@ def test_per_cpu_gs_bases_are_not_judged_after_a_migration():
     tracker.enter(1, (32,), 0x102000, "interrupt", f, context(f))
     stayed = tracker.exit(1, iret_from(0xFFFFC90000013F58, f, changes={"k_gs_base": 0x4000}))
     assert rules(stayed) == ["segment-clobbered"]
+
+
+# -- exits with no entry: syscall returns through the iret path ------------------------
+
+SYSCALL_STACK = 0xFFFFC90000013F58
+
+
+def test_a_syscall_return_beside_another_process_is_an_exit_without_entry():
+    """Linux returns from `syscall` through the iretq interrupts use: no gate
+    entered, so no run is missing; runs open in other address spaces cannot be it."""
+    tracker = Tracker()
+    other = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    tracker.enter(1, (32,), 0x102000, "interrupt", other, context(other), cr3=B_SPACE)
+    returned = user_frame(ENTRY_STACK, 0x402000, 0x7FFE0000)
+    assert tracker.exit(0, iret_from(ENTRY_STACK + 0x100, returned), cr3=A_SPACE) is None
+    assert tracker.exits_without_entry == 1 and tracker.unmatched_exits == 0
+    assert len(tracker.pending()) == 1 and tracker.lost_runs == 0
+
+
+def test_an_open_run_in_the_same_address_space_keeps_the_exit_unpaired():
+    """The open run may be the one returning (on another CPU, its frame
+    rewritten by exec): uncertain, so unpaired."""
+    tracker = Tracker()
+    slept = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    tracker.enter(1, (0x80,), 0x102000, "trap", slept, context(slept), cr3=A_SPACE | 0x5)
+    execve = user_frame(ENTRY_STACK, 0x400080, 0x7FFE0000)
+    assert tracker.exit(0, iret_from(SYSCALL_STACK, execve), cr3=A_SPACE | 0x1000) is None
+    assert tracker.unmatched == {NO_CONTEXT: 1} and tracker.exits_without_entry == 0
+
+
+def test_an_unknown_address_space_keeps_the_exit_unpaired():
+    tracker = Tracker()
+    f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    tracker.enter(1, (32,), 0x102000, "interrupt", f, context(f))        # no CR3 known
+    other = user_frame(ENTRY_STACK, 0x402000, 0x7FFE0000)
+    assert tracker.exit(0, iret_from(SYSCALL_STACK, other), cr3=A_SPACE) is None
+    assert tracker.unmatched_exits == 1 and tracker.exits_without_entry == 0
+
+
+def test_a_return_to_kernel_code_is_unpaired_while_any_run_is_open():
+    """Kernel contexts are the same in every address space."""
+    tracker = Tracker()
+    f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    tracker.enter(1, (32,), 0x102000, "interrupt", f, context(f), cr3=B_SPACE)
+    kernel = frame(rip=0xFFFFFFFF81000000, rsp=0xFFFFC90000010000)
+    assert tracker.exit(0, iret_from(SYSCALL_STACK, kernel), cr3=A_SPACE) is None
+    assert tracker.unmatched_exits == 1 and tracker.exits_without_entry == 0
+
+
+def test_the_late_exit_of_a_dropped_run_stays_unpaired():
+    tracker = Tracker()
+    f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+    tracker.enter(0, (32,), 0x102000, "interrupt", f, context(f), cr3=A_SPACE)
+    for i in range(MAX_OPEN):          # the first run is dropped: too many open
+        g = user_frame(ENTRY_STACK, 0x500000 + i, 0x7FFF0000)
+        tracker.enter(0, (32,), 0x102000, "interrupt", g, context(g), cr3=B_SPACE)
+    assert tracker.lost_runs == 1 and all(r.space == B_SPACE for r in tracker.pending())
+    assert tracker.exit(0, iret_from(SYSCALL_STACK, f), cr3=A_SPACE) is None
+    assert tracker.unmatched == {NO_CONTEXT: 1} and tracker.exits_without_entry == 0
+
+
+def test_an_unreadable_popped_frame_stays_unpaired():
+    tracker = Tracker()
+    regs = dict(ENTRY_REGS, rsp=SYSCALL_STACK, rip=0x103000, eflags=0x2)
+    observation = ExitObservation("iret", 0x103000, regs, b"", SYSCALL_STACK, 0, "iretq")
+    assert tracker.exit(0, observation, cr3=A_SPACE) is None
+    assert tracker.unmatched_exits == 1 and tracker.exits_without_entry == 0

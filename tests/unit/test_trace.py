@@ -80,8 +80,8 @@ def test_unpaired_runs_are_counted_per_vector_with_the_reason():
     f = frame()
     tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))
     tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))   # same context: exit missed
+    tracker.exit(0, iret_at(frame(address=0x7000, rip=0x5555)))    # may be the open run's
     tracker.exit(0, iret_at(f))
-    tracker.exit(0, iret_at(frame(rip=0x5555)))
     report = trace_report(trace, tracker)
     (row,) = report.rows
     assert row.runs == 1 and row.unpaired == {REENTERED: 1}
@@ -193,3 +193,23 @@ def test_entry_context_is_what_the_handler_must_restore():
     tracker = Tracker()
     done = run(tracker)
     assert done.entry.values == ENTRY_REGS
+
+
+def test_exits_without_entry_are_reported_apart_from_unpaired_runs():
+    tracker, trace = traced([32])
+    f = frame()
+    tracker.exit(0, iret_at(frame(rip=0x5555)))     # before the trace: not the trace's
+    trace.clear(tracker)
+    tracker.enter(0, TIMER, 0x102000, "interrupt", f, context(f))
+    tracker.exit(0, iret_at(f))
+    tracker.exit(0, iret_at(frame(rip=0x6666)))     # nothing open: no run owns it
+    tracker.exit(0, iret_at(frame(rip=0x7777)))
+    report = trace_report(trace, tracker)
+    assert report.exits_without_entry == 2 and report.unpaired == 0
+    assert report.unpaired_share == 0.0 and report.runs == 1
+    text = render_trace(report)
+    assert ("exits with no traced entry (returns from syscall/sysenter or from code not "
+            "entered by an interrupt): 2") in text
+    assert "unpaired: 0 entries, 0 exits (0.00% of runs)" in text
+    doc = json.loads(render_json.dumps(render_json.trace_doc(report)))
+    assert doc["exits_without_entry"] == 2 and doc["unpaired"] == 0
