@@ -131,12 +131,15 @@ qemu_for() {
 	esac
 }
 
-# run ARCH SCENARIO: sets $status and $output
+# run ARCH SCENARIO: sets $status and $output. smp-* scenarios get two CPUs
+# (sockets=2: SeaBIOS's MP table lists one CPU per socket).
 run() {
+	local smp=1
+	[[ $2 == smp-* ]] && smp=2,sockets=2
 	output=$(timeout "$TIMEOUT" $(qemu_for "$1") -append "scenario=$2" \
 		-display none -serial stdio -monitor none -no-reboot \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -m 128M \
-		</dev/null 2>&1)
+		-smp "$smp" </dev/null 2>&1)
 	status=$?
 	output=${output//$'\r'/}
 }

@@ -11,6 +11,12 @@ enum gate_type { GATE_INTERRUPT, GATE_TRAP };
 void paging_init(void);
 /* GDT, TSS(es), ltr (<arch>/gdt.c). */
 void gdt_init(void);
+/* Another CPU's own GDT (a copy of CPU 0's) and TSS, loaded on that CPU
+ * (smp.c). kernel_top: RSP0/ESP0; ist1/ist2: x86_64 only. */
+void gdt_init_ap(unsigned cpu, ureg_t kernel_top, ureg_t ist1_top,
+		 ureg_t ist2_top);
+/* The ring-3 entry stack (RSP0/ESP0) of the CPU this runs on. */
+void cpu_set_kernel_stack(ureg_t top);
 
 /* IDT gate encoding. ist is ignored on i386 (pass 0). */
 void idt_set_gate(unsigned vector, const void *handler, enum gate_type type,

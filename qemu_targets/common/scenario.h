@@ -20,12 +20,14 @@ struct scenario {
 };
 
 /* NULL-terminated tables, listed in this order: scenario.c, sc_bad.c,
- * sc_style.c, sc_nesting.c, <arch>/scenarios.c. */
+ * sc_style.c, sc_nesting.c, <arch>/scenarios.c, sc_smp.c. */
 extern const struct scenario common_scenarios[];
 extern const struct scenario bad_scenarios[];
 extern const struct scenario style_scenarios[];
 extern const struct scenario nesting_scenarios[];
 extern const struct scenario arch_scenarios[];
+extern const struct scenario proc_scenarios[]; /* sc_proc.c */
+extern const struct scenario smp_scenarios[];   /* sc_smp.c */
 
 const struct scenario *scenario_find(const char *name);
 void scenario_print_known(void);

@@ -5,6 +5,7 @@
 #include "printf.h"
 #include "report.h"
 #include "segments.h"
+#include "smp.h"
 #include "x86.h"
 
 volatile ureg_t timer_ticks;
@@ -31,10 +32,13 @@ void page_fault_handler(struct regs *r, struct iframe *f, ureg_t error,
 	fault_fixup(14, f, 1, error, cr2);
 }
 
-/* EOI is sent by the stub, after this returns. */
+/* EOI is sent by the stub, after this returns; with a local APIC timer on
+ * every CPU (smp.h) the LAPIC's EOI is sent here. */
 void timer_tick(void)
 {
-	timer_ticks++;
+	__atomic_add_fetch(&timer_ticks, 1, __ATOMIC_RELAXED); /* any CPU */
+	if (smp_lapic_timers)
+		smp_timer_tick();
 }
 
 void nmi_handler(struct regs *r)

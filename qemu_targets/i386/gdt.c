@@ -3,6 +3,8 @@
 #include "cpu.h"
 #include "memmap.h"
 #include "segments.h"
+#include "smp.h"
+#include "string.h"
 #include "tss.h"
 #include "x86.h"
 
@@ -10,6 +12,10 @@
 uint64_t gdt[7] __attribute__((aligned(16)));
 struct tss32 tss __attribute__((aligned(16)));
 struct tss32 df_tss __attribute__((aligned(16)));
+/* CPUs 1.. (smp.c): the same segments, a TSS each; they share df_tss (a
+ * #DF on two CPUs at once would find it busy: only double-fault uses it). */
+uint64_t ap_gdt[SMP_MAX_CPUS - 1][7] __attribute__((aligned(16)));
+struct tss32 ap_tss[SMP_MAX_CPUS - 1] __attribute__((aligned(16)));
 
 void gdt_load(const struct dtr *gdtr); /* gdt_load.S */
 extern char isr_double_fault[];        /* isr.S: the #DF task's entry */
@@ -50,4 +56,31 @@ void gdt_init(void)
 
 	gdt_load(&gdtr);
 	ltr(SEL_TSS);
+}
+
+/* CPU 0's descriptors are copied after its ltr marked its TSS busy; the
+ * copy gets a fresh (available) descriptor for its own TSS. */
+void gdt_init_ap(unsigned cpu, ureg_t kernel_top, ureg_t ist1_top,
+		 ureg_t ist2_top)
+{
+	uint64_t *g = ap_gdt[cpu - 1];
+	struct tss32 *t = &ap_tss[cpu - 1];
+	struct dtr gdtr = { sizeof(gdt) - 1, (ureg_t)g };
+
+	(void)ist1_top;
+	(void)ist2_top;
+	memcpy(g, gdt, sizeof(gdt));
+	t->ss0 = SEL_KDATA;
+	t->esp0 = kernel_top;
+	t->iomap_base = sizeof(*t);
+	g[GDT_INDEX(SEL_TSS)] = tss_desc(t);
+	gdt_load(&gdtr);
+	ltr(SEL_TSS);
+}
+
+void cpu_set_kernel_stack(ureg_t top)
+{
+	unsigned cpu = cpu_index();
+
+	(cpu ? &ap_tss[cpu - 1] : &tss)->esp0 = top;
 }

@@ -3,9 +3,11 @@
  * first 1 GiB with U/S set on every level (ring-3 code in the kernel image
  * can run). The first 4 MiB use a 4 KiB page table so single pages can
  * differ: page 0 (NULL guard) and the pf_* pages; the rest are 4 MiB (PSE)
- * pages. No NX or reserved-bit pages: those need PAE / long mode.
+ * pages. No NX or reserved-bit pages: those need PAE / long mode. Outside
+ * that map: the local APIC's registers (one uncached 4 MiB page, kernel only).
  */
 #include "cpu.h"
+#include "lapic.h"
 #include "memmap.h"
 #include "report.h"
 #include "x86.h"
@@ -13,6 +15,8 @@
 #define PTE_P (1u << 0)
 #define PTE_RW (1u << 1)
 #define PTE_US (1u << 2)
+#define PTE_PWT (1u << 3)
+#define PTE_PCD (1u << 4)
 #define PTE_PS (1u << 7)
 #define PTE_NORMAL (PTE_P | PTE_RW | PTE_US)
 #define CPUID_1_EDX_PSE (1u << 3)
@@ -47,6 +51,8 @@ void paging_init(void)
 	kernel_page_directory[0] = (uint32_t)kernel_pt | PTE_NORMAL;
 	for (i = 1; i < MAPPED_4M_PAGES; i++)
 		kernel_page_directory[i] = (i << 22) | PTE_NORMAL | PTE_PS;
+	kernel_page_directory[LAPIC_BASE >> 22] = (LAPIC_BASE & ~0x3fffffu) |
+		PTE_P | PTE_RW | PTE_PS | PTE_PCD | PTE_PWT;
 
 	kernel_pt[0] = 0; /* NULL dereferences fault */
 	/* Same address and bits as a normal page, just not present. */

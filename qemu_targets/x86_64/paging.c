@@ -2,9 +2,11 @@
  * Final x86_64 page tables: 4-level, identity map of the first 1 GiB with
  * U/S set at every level (ring-3 code in the kernel image can run). The
  * first 2 MiB use 4 KiB pages so single pages can differ: page 0 (NULL
- * guard) and the pf_* pages. The rest are 2 MiB pages.
+ * guard) and the pf_* pages. The rest are 2 MiB pages. Outside that map:
+ * the local APIC's registers (one uncached 2 MiB page, kernel only).
  */
 #include "cpu.h"
+#include "lapic.h"
 #include "memmap.h"
 #include "report.h"
 #include "x86.h"
@@ -12,6 +14,8 @@
 #define PTE_P (1ULL << 0)
 #define PTE_RW (1ULL << 1)
 #define PTE_US (1ULL << 2)
+#define PTE_PWT (1ULL << 3)
+#define PTE_PCD (1ULL << 4)
 #define PTE_PS (1ULL << 7)
 #define PTE_RSVD51 (1ULL << 51) /* above any MAXPHYADDR < 52: reserved */
 #define PTE_NX (1ULL << 63)
@@ -26,6 +30,7 @@ uint64_t kernel_pml4[ENTRIES] TABLE;
 uint64_t kernel_pdpt[ENTRIES] TABLE;
 uint64_t kernel_pd[ENTRIES] TABLE;
 uint64_t kernel_pt[ENTRIES] TABLE; /* 0 .. 2 MiB */
+uint64_t kernel_pd_mmio[ENTRIES] TABLE; /* 3 .. 4 GiB: the LAPIC */
 
 /* Long-mode-only special pages (the others are in common/pages.c). */
 unsigned char pf_nx_page[PAGE_SIZE] TABLE = { [0 ... PAGE_SIZE - 1] = 0xc3 };
@@ -63,6 +68,9 @@ void paging_init(void)
 	kernel_pd[0] = (ureg_t)kernel_pt | PTE_NORMAL;
 	kernel_pdpt[0] = (ureg_t)kernel_pd | PTE_NORMAL;
 	kernel_pml4[0] = (ureg_t)kernel_pdpt | PTE_NORMAL;
+	kernel_pdpt[LAPIC_BASE >> 30] = (ureg_t)kernel_pd_mmio | PTE_P | PTE_RW;
+	kernel_pd_mmio[(LAPIC_BASE >> 21) & (ENTRIES - 1)] =
+		LAPIC_BASE | PTE_P | PTE_RW | PTE_PS | PTE_PCD | PTE_PWT;
 
 	kernel_pt[0] = 0; /* NULL dereferences fault */
 	/* Same address and bits as a normal page, just not present. */
