@@ -1,0 +1,90 @@
+"""The GDB half of bench/linux_progress.py: sourced into isrdbg's GDB (by the
+launcher, so QEMU, the gdbstub and GDB are those of a normal session).
+
+bench_progress(arm, seconds, serial) runs ``arm`` (an isrdbg command, or
+nothing), lets the guest run for ``seconds`` of wall time while a thread
+samples /init's progress lines in the serial log, stops the guest as Ctrl-C
+does, and prints one line ``BENCH {json}``: loops per second, how long the
+arming took and how much GDB's memory grew, and the tracker's counters.
+Not a test, not part of the extension.
+"""
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+
+import gdb
+
+LOOP = re.compile(rb"isrdbg-init: loop (\d+) ")
+
+
+class BareBreakpoint(gdb.Breakpoint):
+    """A breakpoint whose stop() does nothing: what one silent hit costs the
+    guest whatever the extension does (GDB's step over it, QEMU's side)."""
+
+    def stop(self):
+        return False
+
+
+def _last_loop(serial):
+    """The loop number of the last complete progress line in the serial log."""
+    try:
+        with open(serial, "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0
+    found = LOOP.findall(data[:data.rfind(b"\n") + 1])
+    return int(found[-1]) if found else 0
+
+
+def _rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench_progress(arm, seconds, serial):
+    rss_before = _rss_kib()
+    start = time.perf_counter()
+    if arm:
+        gdb.execute(arm, to_string=True)
+    arming = time.perf_counter() - start
+    rss_armed = _rss_kib()
+    window = {}
+    stopped = threading.Event()
+    gdb.events.stop.connect(lambda event: stopped.set())
+
+    def sample():
+        # The loop count when the guest starts running and after ``seconds``;
+        # then interrupt GDB as Ctrl-C does, again until the target stopped
+        # (QEMU drops a request that arrives while the guest is halted at a
+        # breakpoint).
+        window["start"] = (time.perf_counter(), _last_loop(serial))
+        time.sleep(seconds)
+        window["end"] = (time.perf_counter(), _last_loop(serial))
+        while not stopped.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+            stopped.wait(0.5)
+
+    cpu_start = time.process_time()
+    threading.Thread(target=sample, daemon=True).start()
+    gdb.execute("continue", to_string=True)
+    cpu = time.process_time() - cpu_start
+    (t0, n0), (t1, n1) = window["start"], window["end"]
+    fields = dict(arm=arm, loops=n1 - n0, elapsed=t1 - t0, rate=(n1 - n0) / (t1 - t0),
+                  arming=arming, rss_added_mib=(rss_armed - rss_before) / 1024,
+                  rss_end_mib=_rss_kib() / 1024, gdb_cpu=cpu)
+    if arm:
+        from gdbext.gdbside.state import TRACKER
+        from gdbext.gdbside.run_tracking import TRACKING
+        fields.update(recorded=sum(s.runs for s in TRACKER.stats.values()),
+                      lost=TRACKER.lost_runs, unmatched=TRACKER.unmatched_exits,
+                      repeats=TRACKING.repeats,
+                      outside=getattr(TRACKING, "stops_outside_runs", None))
+    gdb.write("BENCH " + json.dumps(fields) + "\n")
+    gdb.flush()
