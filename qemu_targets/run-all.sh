@@ -120,6 +120,16 @@ expect bad-stack-imbalance-4@i386 3 "FAIL #GP in iret" \
 	"$GP_IN_IRET{bug_stack_imbalance_4} .* error={sel:fault_resume_bad_stack_imbalance_4}\$"
 # Latent: nothing lands on the red zone at run time (static checks only).
 expect bad-red-zone@x86_64 1 "PASS (latent bug)" '^canary ok$'
+# The process model's broken variants (README "Process model"): the user
+# programs count what came back wrong.
+expect bad-proc-syscall-rbx 3 "FAIL rbx after syscalls" \
+	'^check failed: image 0: 18 wrong syscall results or arguments$'
+expect bad-proc-switch-r11@x86_64 3 "FAIL r11 after switches" \
+	'^canary FAIL image [0-2] r11 changed '
+expect bad-proc-switch-ecx@i386 3 "FAIL ecx after switches" \
+	'^canary FAIL image [0-2] ecx changed '
+expect bad-proc-other-trapframe 3 "FAIL rbx of another process" \
+	'^check failed: image [0-2]: 1 wrong syscall results or arguments$'
 # Part 2: by design the CPU shuts down (QEMU exits 0 under -no-reboot).
 expect triple-fault 0 "RESET (by design)"
 

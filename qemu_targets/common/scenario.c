@@ -26,7 +26,7 @@ const struct scenario common_scenarios[] = {
 
 static const struct scenario *const tables[] = {
 	common_scenarios, bad_scenarios, style_scenarios, nesting_scenarios,
-	arch_scenarios, smp_scenarios,
+	arch_scenarios, proc_scenarios, smp_scenarios,
 };
 
 const struct scenario *scenario_find(const char *name)

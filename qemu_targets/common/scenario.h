@@ -20,7 +20,7 @@ struct scenario {
 };
 
 /* NULL-terminated tables, listed in this order: scenario.c, sc_bad.c,
- * sc_style.c, sc_nesting.c, <arch>/scenarios.c, sc_smp.c. */
+ * sc_style.c, sc_nesting.c, <arch>/scenarios.c, sc_proc.c, sc_smp.c. */
 extern const struct scenario common_scenarios[];
 extern const struct scenario bad_scenarios[];
 extern const struct scenario style_scenarios[];

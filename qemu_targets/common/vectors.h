@@ -13,6 +13,9 @@
 #define VEC_BP 3
 #define VEC_UD 6
 #define VEC_TIMER 32 /* IRQ_BASE + 0 */
+/* The process model's syscall gate (DPL 3), the same vector as run_user's
+ * isr_syscall, which the proc scenarios replace (common/proc.h). */
+#define VEC_PROC_SYSCALL 0x80
 
 /* Part 3: nesting */
 #define VEC_NESTED_IRQ 0x30

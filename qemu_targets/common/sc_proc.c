@@ -1,0 +1,100 @@
+/*
+ * The process-model scenarios (proc.h, README "Process model"). Each
+ * install hook picks the variant and the gates and builds the processes;
+ * the scenario runs them with the timer on until all have exited and then
+ * checks what the user programs counted.
+ */
+#include "cpu.h"
+#include "idt.h"
+#include "pic.h"
+#include "proc.h"
+#include "scenario.h"
+#include "vectors.h"
+
+static void install(const struct proc_variant *v, const void *syscall_entry,
+		    const void *timer_entry)
+{
+	proc_variant = *v;
+	proc_setup();
+	idt_set_gate(VEC_PROC_SYSCALL, syscall_entry, GATE_INTERRUPT, 3, 0);
+	idt_install(VEC_TIMER, timer_entry);
+}
+
+static void in_proc_one_space(void)
+{
+	install(&(struct proc_variant){ .exec_and_signals = 1 },
+		isr_proc_syscall, isr_proc_timer);
+}
+
+static void in_proc_own_cr3(void)
+{
+	install(&(struct proc_variant){ .own_cr3 = 1, .exec_and_signals = 1 },
+		isr_proc_syscall, isr_proc_timer);
+}
+
+#ifdef __x86_64__
+static void in_proc_entry_stack(void)
+{
+	install(&(struct proc_variant){ .own_cr3 = 1, .entry_stack = 1,
+					.exec_and_signals = 1 },
+		isr_proc_entry_syscall, isr_proc_entry_timer);
+}
+#endif
+
+/* The broken variants run without exec and signals: every process makes
+ * the same syscalls every round. */
+static void in_bad_proc_syscall_rbx(void)
+{
+	install(&(struct proc_variant){ 0 }, bad_proc_syscall_rbx_handler,
+		isr_proc_timer);
+}
+
+static void in_bad_proc_switch(void)
+{
+	install(&(struct proc_variant){ 0 }, isr_proc_syscall,
+		bad_proc_switch_handler);
+}
+
+static void in_bad_proc_other_trapframe(void)
+{
+	install(&(struct proc_variant){ .bug_other_trapframe = 1 },
+		isr_proc_syscall, isr_proc_timer);
+}
+
+/*
+ * The timer rate of the proc scenarios. Slower than the others' 1 kHz: a
+ * debugger that stops at every handler entry and exit leaves the guest so
+ * little running time per tick at 1 kHz that the next tick is pending at
+ * almost every return to ring 3, and the processes hardly advance.
+ */
+#define PROC_HZ 100
+
+static int sc_proc(void)
+{
+	int ok;
+
+	pit_set_hz(PROC_HZ);
+	pic_set_mask((uint16_t)~(1u << 0)); /* IRQ0 only */
+	proc_cpu_main();
+	pic_mask_all();
+	ok = proc_report();
+	return ok;
+}
+
+#ifdef __x86_64__
+#define BAD_SWITCH "bad-proc-switch-r11"
+#else
+#define BAD_SWITCH "bad-proc-switch-ecx"
+#endif
+
+const struct scenario proc_scenarios[] = {
+	{ "proc-one-space", sc_proc, in_proc_one_space },
+	{ "proc-own-cr3", sc_proc, in_proc_own_cr3 },
+#ifdef __x86_64__
+	{ "proc-entry-stack", sc_proc, in_proc_entry_stack },
+#endif
+	{ "bad-proc-syscall-rbx", sc_proc, in_bad_proc_syscall_rbx },
+	{ BAD_SWITCH, sc_proc, in_bad_proc_switch },
+	{ "bad-proc-other-trapframe", sc_proc, in_bad_proc_other_trapframe },
+	{ NULL, NULL, NULL },
+};
