@@ -223,7 +223,7 @@ def scenario_dict(result: ScenarioResult) -> Dict[str, Any]:
             k: result.trace.get(k) for k in ("runs", "kept_runs", "history", "open_runs",
                                              "unmatched_exits", "lost_runs", "findings_total",
                                              "unmatched", "unpaired", "unpaired_share",
-                                             "exits_without_entry")},
+                                             "exits_without_entry", "engine")},
         "notes": list(result.notes),
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
         "artifacts": dict(result.artifacts),
