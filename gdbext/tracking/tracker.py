@@ -13,7 +13,10 @@ address space a new entry repeats had its exit missed and is dropped.
 When the popped frame is no open run's context the handler rewrote it (exec,
 signal delivery, a fault fix-up) or broke the stack; the exit is then paired
 only with the one open run on this CPU and address space whose frame it pops
-(or, for a broken handler, whose frame lies intact next to RSP).  Anything
+(or, for a broken handler, whose frame lies intact next to RSP), or, when
+there is none on this CPU and the address space is known, with the one run
+of that address space that entered on another CPU with its frame there (a
+process that migrated while switched out).  Anything
 ambiguous is not paired: the run, or the exit, is counted with the reason, and
 nothing is judged on it.  CPU numbers and stack proximity never pair.
 
@@ -349,6 +352,11 @@ class Tracker:
         rsp = observation.sp
         mine = self._on_cpu(cpu, space)
         own = [r for r in mine if r.frame.rip_slot == rsp]
+        if not own and space is not None:
+            # a run that entered on another CPU and was switched out there: in one
+            # known address space the frame's address is the same memory on every CPU
+            own = [r for r in self.open.values() if r.cpu != cpu and r.space == space
+                   and r.frame.rip_slot == rsp]
         if len(own) == 1:
             return own[0], BY_FRAME
         if own:

@@ -403,3 +403,35 @@ def test_an_unreadable_popped_frame_stays_unpaired():
     observation = ExitObservation("iret", 0x103000, regs, b"", SYSCALL_STACK, 0, "iretq")
     assert tracker.exit(0, observation, cr3=A_SPACE) is None
     assert tracker.unmatched_exits == 1 and tracker.exits_without_entry == 0
+
+
+# -- a process model's rewritten frames after a migration --------------------------------
+
+KSTACK_TOP = 0x121000                 # a 4 KiB per-process kernel stack's top
+
+
+def test_a_rewritten_frame_popped_on_another_cpu_pairs_by_its_address():
+    """Switched out in a timer run on CPU 0, the process resumes on CPU 1,
+    where the timer's way back delivers a signal: the iret pops the run's own
+    frame (same address, same address space), rewritten."""
+    tracker = Tracker()
+    f = user_frame(KSTACK_TOP - 40, 0x401000, 0x7FFF0000)
+    run = tracker.enter(0, (32,), 0x102000, "interrupt", f, context(f), cr3=A_SPACE)
+    signal = user_frame(KSTACK_TOP - 40, 0x409000, 0x7FFE0000)
+    assert tracker.exit(1, iret_from(f.rip_slot, signal), cr3=A_SPACE) is run
+    assert run.identity == "frame" and rules(run) == ["frame-modified"]
+
+
+def test_a_rewritten_frame_on_another_cpu_needs_a_known_unique_address_space():
+    tracker = Tracker()
+    f = user_frame(KSTACK_TOP - 40, 0x401000, 0x7FFF0000)
+    tracker.enter(0, (32,), 0x102000, "interrupt", f, context(f))           # no CR3 known
+    signal = user_frame(KSTACK_TOP - 40, 0x409000, 0x7FFE0000)
+    assert tracker.exit(1, iret_from(f.rip_slot, signal)) is None
+    assert tracker.exit(1, iret_from(f.rip_slot, signal), cr3=A_SPACE) is None
+    g = user_frame(KSTACK_TOP - 40, 0x402000, 0x7FFD0000)
+    tracker.enter(0, (32,), 0x102000, "interrupt", g, context(g), cr3=B_SPACE)
+    tracker.enter(2, (32,), 0x102000, "interrupt", f, context(f), cr3=B_SPACE)
+    assert tracker.exit(1, iret_from(f.rip_slot, signal), cr3=B_SPACE) is None
+    assert tracker.unmatched["several open runs fit the exit"] == 1
+    assert not tracker.completed
