@@ -48,6 +48,7 @@ struct cpu proc_cpus[SMP_MAX_CPUS];
 struct proc_variant proc_variant;
 volatile ureg_t proc_ticks;
 volatile unsigned proc_live;
+volatile unsigned proc_migrations; /* switch-ins on another CPU than before */
 
 /* Read and written by the user programs (proc_user.S): per image, the
  * canaries (stack pointer last), the registers at the last mismatch, and
@@ -221,6 +222,9 @@ void proc_cpu_main(void)
 		}
 		p->state = PROC_RUNNING;
 		p->switched_away = c->last != p;
+		if (p->ran && p->last_cpu != me)
+			proc_migrations++;
+		p->ran = 1;
 		p->last_cpu = me;
 		c->current = c->last = p;
 		c->switches++;
@@ -407,9 +411,9 @@ int proc_report(void)
 
 	for (i = 0; i < SMP_MAX_CPUS; i++)
 		switches += proc_cpus[i].switches;
-	kprintf("proc: %u processes, %lu ticks, %u switches, %lu signals "
-		"(%lu handled), exec %s\n", NPROC, proc_ticks, switches,
-		proc_signals_sent, proc_signals_handled,
+	kprintf("proc: %u processes, %lu ticks, %u switches, %u migrations, "
+		"%lu signals (%lu handled), exec %s\n", NPROC, proc_ticks,
+		switches, proc_migrations, proc_signals_sent, proc_signals_handled,
 		proc_table[EXEC_PROC].image == PROC_IMAGE_EXEC ? "done" : "none");
 	for (i = 0; i < PROC_NIMAGES; i++) {
 		char who[16];

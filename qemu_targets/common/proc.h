@@ -72,6 +72,7 @@ struct proc {
 	unsigned preemptions;     /* timer interrupts taken in ring 3 */
 	unsigned switched_away;   /* another process ran since it last ran */
 	unsigned last_cpu;        /* the CPU it last ran on */
+	int ran;                  /* has been switched in before */
 	int in_signal;            /* in its signal handler: no new signal */
 };
 
@@ -96,6 +97,7 @@ extern struct cpu proc_cpus[SMP_MAX_CPUS];
 extern struct proc_variant proc_variant;
 extern volatile ureg_t proc_ticks;       /* counted by CPU 0's timer */
 extern volatile unsigned proc_live;      /* processes that have not exited */
+extern volatile unsigned proc_migrations; /* resumed on another CPU */
 
 /* Builds the processes (stacks, first frames, address spaces) and the
  * gates; the install hook of every proc scenario calls it. */
