@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from .conftest import ROOT, isrdbg
+from .conftest import ROOT, batch, isrdbg
 
 SCENARIOS = ROOT / "qemu_targets" / "scenarios"
 PROBLEM = ("error", "warning")
@@ -164,3 +164,18 @@ def test_a_write_to_another_process_trapframe_shows_on_that_process_run(report):
     assert finding["vector"] == 0x80
     assert finding["details"]["registers"][victim] == ["0x2", "0xdead"]
     assert victim in finding["details"]["slots"]
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "i386"])
+def test_status_knows_which_handler_runs_beside_sleeping_processes(kernels, arch):
+    """Stopped in the idle loop, every process waits inside a syscall run (asleep,
+    or exited) whose frame tops a kernel stack next to the others: no handler
+    runs on the CPU. Stopped in a syscall's C half: exactly that one runs."""
+    result = batch(kernels[arch], "scenario=proc-one-space", [
+        "break scenario_start", "continue", "isr-trace all",
+        "break proc_idle_hlt", "continue", "isr-status --json", "delete",
+        "break proc_syscall", "continue", "isr-status --json"], timeout=120)
+    idle, syscall = result.docs("status")
+    assert (idle["handling"], idle["depth"], idle["open_runs"]) == ([], 0, NPROC)
+    assert (syscall["handling"], syscall["depth"]) == ([0x80], 1)
+    assert idle["findings"]["error"] == syscall["findings"]["error"] == 0
