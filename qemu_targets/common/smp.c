@@ -7,6 +7,7 @@
 #include "printf.h"
 #include "report.h"
 #include "string.h"
+#include "vectors.h"
 #include "x86.h"
 
 #define AP_START_TIMEOUT_US 1000000
@@ -165,12 +166,12 @@ unsigned smp_start(void (*ap_main)(void))
 	unsigned n, cpu;
 
 	n = mp_table_cpus();
+	if (n == 1)
+		return 1; /* the LAPIC stays as the BIOS left it */
 	for (cpu = 0; cpu < n; cpu++)
 		index_of_apic_id[apic_id_of[cpu]] = (uint8_t)cpu;
 	lapic_enable();
 	lapic_in_use = 1;
-	if (n == 1)
-		return 1;
 
 	/* The state the trampoline gives each CPU before it reaches C. */
 	ap_boot_cr0 = read_cr0();
@@ -240,4 +241,41 @@ void timer_eoi(void)
 		lapic_eoi();
 	else
 		outb(PIC1_CMD, PIC_EOI);
+}
+
+/* ---- running something on every CPU with its timer ---- */
+
+static void (*volatile timed_fn)(void);
+static unsigned timed_hz;
+static volatile unsigned timed_done;
+
+/* Only on 2+ CPUs: every CPU's own LAPIC timer. */
+static void timed_cpu(void)
+{
+	smp_lapic_timers = 1; /* before the first tick wants its EOI */
+	lapic_timer_start(VEC_TIMER, timed_hz);
+	timed_fn();
+	lapic_timer_stop();
+	__atomic_add_fetch(&timed_done, 1, __ATOMIC_SEQ_CST);
+}
+
+unsigned smp_run_timed(void (*fn)(void), unsigned hz)
+{
+	unsigned cpus;
+
+	timed_fn = fn;
+	timed_hz = hz;
+	cpus = smp_start(timed_cpu);
+	if (cpus == 1) { /* as on a one-CPU kernel: the PIT on IRQ0 */
+		pit_set_hz(hz);
+		pic_set_mask((uint16_t)~(1u << 0));
+		fn();
+		pic_mask_all();
+		return 1;
+	}
+	timed_cpu();
+	while (timed_done < cpus)
+		__asm__ volatile("pause");
+	smp_lapic_timers = 0;
+	return cpus;
 }

@@ -39,6 +39,16 @@ unsigned cpu_index(void);
  */
 unsigned smp_start(void (*ap_main)(void));
 
+/*
+ * Runs fn() on every CPU, each with a timer on vector 32 at about hz:
+ * on one CPU the PIT through the PIC (IRQ0 unmasked, everything masked
+ * again after), exactly as a one-CPU scenario does; on more, every CPU's
+ * LAPIC timer (smp_lapic_timers). Interrupts are off when fn() starts; it
+ * enables them as it likes. Returns once fn() returned on every CPU (each
+ * other CPU then halts), with the number of CPUs it ran on.
+ */
+unsigned smp_run_timed(void (*fn)(void), unsigned hz);
+
 /* Each CPU's stacks, for checks ("did this CPU's interrupt land on its own
  * stack?"). CPU 0's are boot_stack and kernel_stack (stacks.S). */
 const void *cpu_boot_stack(unsigned cpu);
