@@ -37,8 +37,10 @@ static int sc_smp_timer(void)
 
 	smp_lapic_timers = 1;
 	cpus = smp_start(timer_cpu);
-	ok = check(cpus >= 2, "smp-timer needs 2 CPUs, %u online "
-		   "(QEMU: -smp 2,sockets=2)", cpus);
+	if (!check(cpus >= 2, "smp-timer needs 2 CPUs, %u online "
+		   "(QEMU: -smp 2,sockets=2)", cpus))
+		return 0; /* one CPU: its LAPIC is not enabled, no timer */
+	ok = 1;
 	timer_cpu();
 	lapic_clock_start(); /* this CPU's timer is stopped: a clock again */
 	while (timer_cpus_done < cpus && lapic_clock_us() < DONE_TIMEOUT_US)
