@@ -80,7 +80,7 @@ def measure_alone(append, seconds, workdir):
     return dict(arm=None, loops=n1 - n0, elapsed=t1 - t0, rate=(n1 - n0) / (t1 - t0))
 
 
-def measure_isrdbg(append, arm, seconds, workdir, worker):
+def measure_isrdbg(append, arm, seconds, workdir, worker, qemu_args=()):
     """Loops per second in isrdbg's GDB with ``arm`` run at /init's worker."""
     serial = workdir / "serial.log"
     serial.unlink(missing_ok=True)
@@ -89,7 +89,7 @@ def measure_isrdbg(append, arm, seconds, workdir, worker):
     argv = [sys.executable, "-m", "gdbext.client.cli", "gdb", str(LINUX / "vmlinuz"),
             "--initrd", str(LINUX / "initramfs.cpio"), "--smp", "2", "--memory", "512M",
             "--tcg", "--append", append, "--serial", str(serial), "--batch",
-            "--timeout", str(seconds + 240)]
+            "--timeout", str(seconds + 240)] + [f"--qemu-arg={a}" for a in qemu_args]
     for command in commands:
         argv += ["-ex", command]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=seconds + 300)
@@ -106,6 +106,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20, help="wall time per measurement")
     parser.add_argument("--every", type=int, default=5, help="loops per progress line")
+    parser.add_argument("--qemu-arg", action="append", default=[],
+                        help="extra QEMU argument for the isrdbg runs (e.g. -icount)")
     parser.add_argument("--configs", default=",".join(DEFAULTS),
                         help=f"comma list of {', '.join(CONFIGS)}")
     args = parser.parse_args(argv)
@@ -124,7 +126,7 @@ def main(argv=None):
                 arm = CONFIGS[config]
                 arm = arm.format(**symbols) if arm else arm
                 doc = (measure_alone(append, args.seconds, workdir) if arm is None else
-                       measure_isrdbg(append, arm, args.seconds, workdir, worker))
+                       measure_isrdbg(append, arm, args.seconds, workdir, worker, args.qemu_arg))
                 results[config].append(doc)
                 extra = ""
                 if arm:

@@ -426,7 +426,8 @@ class Registry:
             else:
                 found.append(VectorArming(v, arming.mode, arming.hardware, arming.condition,
                                           reason=self.pending.get(v, "not resolved yet")))
-        return ArmingReport(tuple(found), tuple(deleted))
+        exits = TRACKING.exit_report(TARGET.symbolize) if vectors is None else ()
+        return ArmingReport(tuple(found), tuple(deleted), exits)
 
     def _hardware_reason(self, bp, address):
         if not bp.hardware:

@@ -3,10 +3,13 @@ pure Tracker.  All per-interrupt work runs in Breakpoint.stop(), which
 returns False unless the user asked to stop, so a handler run that needs no
 attention never round-trips to a client."""
 
+from collections import Counter
+
 import gdb
 
 from gdbext.analysis.cfg import explore
 from gdbext.errors import IsrError
+from gdbext.tracking.breakpoint_plan import ExitArming, exit_strategy, exits_to_arm
 from gdbext.tracking.judge import ExitObservation
 from gdbext.tracking.plugin_events import iret_words
 from gdbext.analysis.restored import explain_changes
@@ -17,6 +20,8 @@ from gdbext.gdbside.adjacent import breakpoint_addresses, breakpoint_type, crowd
 from gdbext.gdbside.state import ENTRIES, INTERRUPTS, TARGET, TRACKER, TRACKER_LOCK
 
 MAX_RETURN_WATCHES = 64
+# Handlers analysed when armed (see Tracking.prepare); more wait for their first entry.
+PREPARE_LIMIT = 16
 
 
 def _bits():
@@ -94,7 +99,10 @@ class Tracking:
         self.last_stopping_run = None
         self.last_hit = {}        # cpu -> (pc, sp) of the last tracking breakpoint hit
         self.repeats = 0          # hits ignored as repeats
-        self.armed_handlers = set()
+        self.armed_handlers = {}  # handler address -> its armed vectors (see release)
+        self.while_open = {}      # exit address -> why it is armed only while a run is open
+        self.exit_runs = Counter()     # exit address -> runs it closed
+        self.exit_outside = Counter()  # exit address -> stops it took that closed no run
         self.interrupted = False  # the last stop is a Ctrl-C caught in a stop()
         self.retire = None        # callable(bp): delete at the next real stop (set by arming)
         self.placed = None        # callable(): new breakpoints were set (see adjacent; arming)
@@ -142,6 +150,7 @@ class Tracking:
         code = self._analyse(entry.handler, frame.bits)
         if (not code.exits or code.stops) and len(self.returns) < MAX_RETURN_WATCHES:
             self._watch_return(frame.rip)
+        self.arm_exits()
         return run
 
     def open_run(self, entry, live):
@@ -163,7 +172,12 @@ class Tracking:
         """Analyse ``handlers`` and arm their exits now, while the target is
         stopped, so that the first run is not the one that pays for the
         disassembler (~50 ms to load) and the walk.  What cannot be read yet
-        is left to the first entry."""
+        is left to the first entry, and so is everything when there are more
+        than PREPARE_LIMIT handlers: most of a kernel's 256 vectors never
+        fire, and walking them all cost Linux 11-18 s and ~400 MB of GDB
+        (each IRQ stub's walk covers the common entry code again)."""
+        if len(handlers) > PREPARE_LIMIT:
+            return
         for handler in handlers:
             try:
                 self._analyse(handler, bits)
@@ -189,7 +203,57 @@ class Tracking:
                 self.exits[address] = ExitBreakpoint(address, kind, code.insns[address].mnemonic,
                                                      self, crowded(address, taken))
             self._placed()
+        for address, _ in code.exits:
+            self._plan_exit(address)
         return code
+
+    def _exit_users(self, address):
+        """The armed handlers whose analysed exits include ``address``."""
+        return [h for h in self.armed_handlers if h in self.code
+                and any(a == address for a, _ in self.code[h].exits)]
+
+    def _strategy(self, address):
+        """Whether the exit at ``address`` stays in the target or only while a
+        run is open (gdbext.tracking.breakpoint_plan.exit_strategy)."""
+        users = self._exit_users(address)
+        return exit_strategy([v for h in users for v in self.armed_handlers[h]], len(users),
+                             self.exit_runs[address], self.exit_outside[address],
+                             self.while_open.get(address))
+
+    def _plan_exit(self, address):
+        strategy = self._strategy(address)
+        if strategy.while_open and address not in self.while_open:
+            self.while_open[address] = strategy.reason
+        return strategy
+
+    def arm_exits(self):
+        """Put each exit armed only while a run is open in the target exactly
+        when an open run may leave through it (enabling or disabling a
+        breakpoint inside a stop() takes effect when GDB resumes)."""
+        if not self.while_open:
+            return
+        with TRACKER_LOCK:
+            handlers = {run.handler for run in TRACKER.open.values()}
+        exits_of = {h: [a for a, _ in self.code[h].exits] if self.covers(h) else None
+                    for h in handlers if h in self.code}
+        needed = exits_to_arm(self.while_open, handlers, exits_of)
+        for address in self.while_open:
+            bp = self.exits.get(address)
+            if bp is not None and bp.is_valid() and bp.enabled != (address in needed):
+                bp.enabled = address in needed
+
+    def exit_report(self, symbolize=lambda address: None):
+        """How each exit breakpoint is armed (info isr-breakpoints)."""
+        found = []
+        for address, bp in sorted(self.exits.items()):
+            strategy = self._strategy(address)
+            vectors = sorted({v for h in self._exit_users(address)
+                              for v in self.armed_handlers[h]})
+            found.append(ExitArming(address, bp.kind, tuple(vectors), strategy.while_open,
+                                    strategy.reason, bp.is_valid() and bp.enabled,
+                                    self.exit_runs[address], self.exit_outside[address],
+                                    symbolize(address)))
+        return tuple(found)
 
     def _watch_return(self, address):
         if address not in self.returns:
@@ -212,6 +276,7 @@ class Tracking:
             if not old.hardware and crowded(address, taken):
                 delete(old)
                 self.returns[address] = ReturnWatch(address, self, True)
+        self.arm_exits()
 
     def on_exit(self, kind, address, mnemonic):
         """At an exit instruction (or a resume point): close the run, maybe stop."""
@@ -233,6 +298,8 @@ class Tracking:
                                    read=TARGET.read_memory, explain=self.explain)
         except IsrError:
             return False
+        if kind != "return" and address in self.exits:
+            self._count_exit(address, run)
         if run is None:
             return False
         if run.handler not in self.armed_handlers and self.retire is not None:
@@ -244,6 +311,22 @@ class Tracking:
             self.last_stopping_run = run
             return True
         return False
+
+    def _count_exit(self, address, run):
+        """Count the stop at an exit breakpoint; one taken outside traced runs
+        may change its strategy; re-arm the exits armed while a run is open."""
+        if run is None:
+            self.exit_outside[address] += 1
+            if address not in self.while_open:
+                self._plan_exit(address)
+        else:
+            self.exit_runs[address] += 1
+        self.arm_exits()
+
+    @property
+    def stops_outside_runs(self):
+        """Stops exit breakpoints took that closed no traced run."""
+        return sum(self.exit_outside.values())
 
     def explain(self, run, names, read_word=None):
         """Why ``names`` changed in ``run`` (gdbext.analysis.restored): the save
@@ -296,13 +379,15 @@ class Tracking:
         """Remove the exit breakpoints (and return watches) no armed handler
         needs any more, unless a run of their handler is still open.
         ``delete(bp)`` deletes now or at the next real stop."""
-        self.armed_handlers = set(armed_handlers)
+        self.armed_handlers = {h: tuple(v) for h, v in dict(armed_handlers).items()}
         busy = {run.handler for run in TRACKER.pending()}
-        keep = self.armed_handlers | busy
+        keep = set(self.armed_handlers) | busy
         needed = {address for handler in keep if handler in self.code
                   for address, _ in self.code[handler].exits}
         for address in [a for a in self.exits if a not in needed]:
             delete(self.exits.pop(address))
+            self.while_open.pop(address, None)
+        self.arm_exits()
         if not keep:
             for address in list(self.returns):
                 delete(self.returns.pop(address))

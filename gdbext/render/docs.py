@@ -9,7 +9,7 @@ give None (the caller shows the command's own output instead).
 
 from typing import Any, Callable, Dict, Optional
 
-from gdbext.tracking.breakpoint_plan import ArmingReport, VectorArming
+from gdbext.tracking.breakpoint_plan import ArmingReport, ExitArming, VectorArming
 from gdbext.decode.disasm import Instruction
 from gdbext.x86.error_codes import ErrorCode
 from gdbext.tracking.findings import Finding
@@ -143,7 +143,11 @@ def arming_report(doc) -> ArmingReport:
                                            v["breakpoint"], _int(v["address"]), v["symbol"],
                                            v["reason"], v.get("hardware_reason"))
                               for v in doc["vectors"]),
-                        tuple(doc["deleted"]))
+                        tuple(doc["deleted"]),
+                        tuple(ExitArming(_int(e["address"]), e["kind"], tuple(e["vectors"]),
+                                         e["while_open"], e["reason"], e["armed"], e["runs"],
+                                         e["outside"], e["symbol"])
+                              for e in doc.get("exits", ())))
 
 
 def status(doc) -> Status:

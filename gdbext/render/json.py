@@ -186,9 +186,17 @@ def arming_dict(arming) -> Dict[str, Any]:
             "hardware_reason": arming.hardware_reason}
 
 
+def exit_arming_dict(exit) -> Dict[str, Any]:
+    return {"address": hex_or_none(exit.address), "kind": exit.kind,
+            "vectors": list(exit.vectors), "while_open": exit.while_open,
+            "reason": exit.reason, "armed": exit.armed, "runs": exit.runs,
+            "outside": exit.outside, "symbol": exit.symbol}
+
+
 def breakpoints_doc(report) -> Dict[str, Any]:
     return document("breakpoints", vectors=[arming_dict(a) for a in report.vectors],
-                    deleted=list(report.deleted))
+                    deleted=list(report.deleted),
+                    exits=[exit_arming_dict(e) for e in report.exits])
 
 
 def status_doc(status) -> Dict[str, Any]:

@@ -387,7 +387,21 @@ def render_arming_table(report, style: Style = PLAIN) -> str:
             by_reason.setdefault(arming.reason, []).append(arming.vector)
     for reason, vectors in by_reason.items():
         rows.append([describe_vectors(vectors), style("warn", "pending"), "-", "-", reason or "", ""])
-    return "\n".join(format_table(["VECTOR", "STATE", "BP", "ADDRESS", "SYMBOL/REASON", ""], rows))
+    table = format_table(["VECTOR", "STATE", "BP", "ADDRESS", "SYMBOL/REASON", ""], rows)
+    return "\n".join(table + [render_exit_arming(e, style) for e in report.exits])
+
+
+def render_exit_arming(exit, style: Style = PLAIN) -> str:
+    """"exit 0x... (iret) of vector 14, 128: armed while a run is open (shared
+    by 2 traced handlers (2 vectors)); 40 runs closed, 3 stops outside traced runs"."""
+    name = (exit.symbol or "").replace("+0", "")
+    where = f" {style('symbol', name)}" if name else ""
+    of = f" of vector {describe_vectors(exit.vectors)}" if exit.vectors else ""
+    how = "armed while a run is open" if exit.while_open else "always armed"
+    now = ("" if not exit.while_open else ", in the target now" if exit.armed
+           else ", not in the target now")
+    return (f"exit {exit.address:#x}{where} ({exit.kind}){of}: {how} ({exit.reason}{now}); "
+            f"{exit.runs} runs closed, {exit.outside} stops outside traced runs")
 
 
 # -- status (isr-status) -------------------------------------------------------------------

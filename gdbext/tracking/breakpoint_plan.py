@@ -1,9 +1,10 @@
 """Where to break for a set of vectors: handler addresses from the IDT, and
-why the others cannot be armed yet (pending)."""
+why the others cannot be armed yet (pending); and when to arm each exit
+breakpoint of the handlers a trace follows (exit_strategy)."""
 
 import struct
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Set, Tuple
 
 from gdbext.errors import TargetMemoryError
 from gdbext.x86.gdt import Gdt
@@ -79,9 +80,77 @@ class VectorArming:
         return self.breakpoint is not None
 
 
+# An exit breakpoint that stopped this many times for no traced run, and more
+# often than for one, sits on a path the rest of the kernel takes too.
+OUTSIDE_EVIDENCE = 16
+
+
+@dataclass(frozen=True)
+class ExitStrategy:
+    """When an exit breakpoint is in the target: always, or only while a run
+    of a handler that exits there is open.  Every stop costs the guest far
+    more than its packets (QEMU flushes its translated code at each one:
+    ~150 ms of Linux's progress per hit measured, bench/linux_progress.py),
+    so an exit that other code takes too (Linux's one `iretq`, xv6's
+    `trapret`) is armed only while it can close a run."""
+
+    while_open: bool
+    reason: str
+
+
+def exit_strategy(vectors: Iterable[int], handlers: int, inside: int, outside: int,
+                  previous: Optional[str] = None) -> ExitStrategy:
+    """The strategy of one exit: ``vectors`` and ``handlers`` (traced) exit
+    there; it closed ``inside`` runs and stopped ``outside`` times for none.
+    ``previous``: why it is already armed only while a run is open (it stays
+    so: the evidence does not go away)."""
+    if previous is not None:
+        return ExitStrategy(True, previous)
+    if handlers > 1:
+        return ExitStrategy(True, f"shared by {handlers} traced handlers "
+                                  f"({len(set(vectors))} vectors)")
+    if outside >= OUTSIDE_EVIDENCE and outside > inside:
+        return ExitStrategy(True, f"taken outside traced runs ({outside} stops, {inside} runs "
+                                  "closed)")
+    return ExitStrategy(False, "taken by traced runs only" if inside or outside else
+                        "no stop yet")
+
+
+def exits_to_arm(while_open: Iterable[int], open_handlers: Iterable[int],
+                 exits_of: Mapping[int, Iterable[int]]) -> Set[int]:
+    """Of the exits armed only while a run is open, those an open run of
+    ``open_handlers`` may leave through (``exits_of``: handler -> its exits,
+    None when the analysis did not find them all: its run may leave through
+    any of them)."""
+    wanted = set(while_open)
+    needed = set()
+    for handler in set(open_handlers):
+        exits = exits_of.get(handler)
+        if exits is None:
+            return wanted
+        needed.update(a for a in exits if a in wanted)
+    return needed
+
+
+@dataclass(frozen=True)
+class ExitArming:
+    """One exit breakpoint of the traced handlers, for info isr-breakpoints."""
+
+    address: int
+    kind: str                      # "iret", "ret", ...
+    vectors: Tuple[int, ...]       # traced vectors whose handlers exit there
+    while_open: bool
+    reason: str
+    armed: bool                    # in the target now
+    runs: int = 0                  # runs it closed
+    outside: int = 0               # stops it took that closed no traced run
+    symbol: Optional[str] = None
+
+
 @dataclass(frozen=True)
 class ArmingReport:
     """What isr-break, isr-watch, isr-delete and info isr-breakpoints report."""
 
     vectors: Tuple[VectorArming, ...]
     deleted: Tuple[int, ...] = ()
+    exits: Tuple[ExitArming, ...] = ()

@@ -4,7 +4,7 @@ documents (what the REPL shows), without GDB or QEMU."""
 import pytest
 from pygdbmi.gdbmiparser import parse_response
 
-from gdbext.tracking.breakpoint_plan import ArmingReport, VectorArming
+from gdbext.tracking.breakpoint_plan import ArmingReport, ExitArming, VectorArming
 from gdbext.x86.idt import read_idt
 from gdbext.render import json as render_json
 from gdbext.render.docs import render_document
@@ -90,7 +90,9 @@ def arming_report():
         VectorArming(14, "break", False, "$isr_error_code & 2", 1, 0x103e60, "isr_page_fault+0"),
         VectorArming(33, "watch", False, None, 2, 0x101000, "isr_default+0"),
         VectorArming(34, "watch", False, None, 2, 0x101000, "isr_default+0"),
-        VectorArming(0x41, "break", True, None, reason="gate not present")), deleted=(3,))
+        VectorArming(0x41, "break", True, None, reason="gate not present")), deleted=(3,),
+        exits=(ExitArming(0x101200, "iret", (33, 34), True, "shared by 2 traced handlers "
+                          "(2 vectors)", False, 40, 3, "isr_common+16"),))
 
 
 def test_breakpoints_drawn_from_their_document():
@@ -102,6 +104,10 @@ def test_breakpoints_drawn_from_their_document():
         "vector 33-34: breakpoint 2 (isr_default)",
         "vector 65 Interrupt: pending (gate not present)"])
     assert render_document(doc, command="info isr-breakpoints") == render_arming_table(report)
+    assert render_arming_table(report).splitlines()[-1] == (
+        "exit 0x101200 isr_common+16 (iret) of vector 33-34: armed while a run is open "
+        "(shared by 2 traced handlers (2 vectors), not in the target now); 40 runs closed, "
+        "3 stops outside traced runs")
     assert render_document(doc, command="isr-delete") == ""
 
 
