@@ -131,6 +131,7 @@ def main(argv=None):
                 extra = ""
                 if arm:
                     extra = (f" arming={doc['arming']:.2f}s gdb+{doc['rss_added_mib']:.0f}MiB"
+                             f" (gdb {doc['rss_end_mib']:.0f}MiB at the end)"
                              f" judged={doc['recorded']} unmatched={doc['unmatched']}"
                              f" outside={doc['outside']}")
                 print(f"  run {repeat + 1} {config:<11} loops={doc['loops']} "

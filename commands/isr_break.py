@@ -141,7 +141,11 @@ prints the vectors still armed and those deleted."""
 
 class InfoIsrBreakpoints(ArmingCommand):
     """List the vectors isr-break and isr-watch arm: armed (with breakpoint
-number and handler address) or pending (with the reason).
+number and handler address) or pending (with the reason); then the exit
+breakpoints of the handlers isr-watch and isr-trace follow: always armed, or
+armed only while a run that may leave through them is open (an exit other
+code takes too, such as Linux's one iretq), with the runs each closed and the
+stops it took outside traced runs.
 
 Usage: info isr-breakpoints [--json]"""
 
