@@ -100,7 +100,7 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
         if ENGINE.active:
             counters = ENGINE.ring.counters()
             fields.update(events=counters.recorded, dropped=counters.dropped,
-                          backlog=ENGINE.stop_drain_seconds)
+                          backlog=ENGINE.stop_drain_seconds, callback_ns=counters.callback_ns)
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

@@ -14,7 +14,9 @@ across repeats; the ratio is plugin / untraced of the medians, and "paired"
 the median over repeats of each plugin run against the untraced run just
 before it (drifting load on a shared machine cancels).  The trace's own
 numbers say whether it kept up: runs judged, events the plugin lost to a
-full ring (counted, never silent), runs left unpaired.
+full ring (counted, never silent), runs left unpaired; "us/event" is the
+time the guest's vCPU spent inside the plugin per event (the plugin times its
+callbacks), the guest's own cost of being traced.
 """
 
 import argparse
@@ -59,6 +61,12 @@ def guest_rate(doc):
     return doc["handled"] / (doc["elapsed"] - doc.get("backlog", 0.0))
 
 
+def plugin_cost(doc):
+    """Microseconds the vCPUs spent in the plugin per event (written or lost)."""
+    events = doc.get("events", 0) + doc.get("dropped", 0)
+    return doc.get("callback_ns", 0) / events / 1e3 if events else float("nan")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", default="x86_64", choices=("x86_64", "i386"))
@@ -88,7 +96,8 @@ def main(argv=None):
                     extra = (f" backlog={doc.get('backlog', 0):.3f}s"
                              f" judged={doc['recorded']} unpaired={doc['lost']} "
                              f"unmatched={doc['unmatched']} events={doc.get('events')} "
-                             f"dropped={doc.get('dropped')}")
+                             f"dropped={doc.get('dropped')} "
+                             f"plugin={plugin_cost(doc):.2f}us/event")
                 print(f"  {hz:>6} Hz run {repeat + 1} {config:<8} handled={doc['handled']} "
                       f"elapsed={doc['elapsed']:.3f}s "
                       f"rate={doc['handled'] / doc['elapsed']:.0f}/s{extra}", flush=True)
@@ -100,14 +109,16 @@ def main(argv=None):
         judged = statistics.median(d["recorded"] / d["handled"] for d in plugin)
         dropped = max(d.get("dropped", 0) for d in plugin)
         unpaired = max(d["lost"] for d in plugin)
+        cost = statistics.median(plugin_cost(d) for d in plugin)
         rows.append((hz, rate["untraced"], rate["plugin"], rate["plugin"] / rate["untraced"],
-                     paired, judged, dropped, unpaired))
+                     paired, judged, dropped, unpaired, cost))
     print()
     print(f"{'PIT Hz':>7} {'untraced runs/s':>16} {'plugin runs/s':>14} {'ratio':>6} "
-          f"{'paired':>7} {'judged/handled':>15} {'max dropped':>12} {'max unpaired':>13}")
-    for hz, untraced, plugin, ratio, paired, judged, dropped, unpaired in rows:
+          f"{'paired':>7} {'judged/handled':>15} {'max dropped':>12} {'max unpaired':>13} "
+          f"{'us/event':>9}")
+    for hz, untraced, plugin, ratio, paired, judged, dropped, unpaired, cost in rows:
         print(f"{hz:>7} {untraced:>16.0f} {plugin:>14.0f} {ratio:>6.2f} {paired:>7.2f} "
-              f"{judged:>15.3f} {dropped:>12} {unpaired:>13}")
+              f"{judged:>15.3f} {dropped:>12} {unpaired:>13} {cost:>9.2f}")
     print("(runs/s: interrupts the kernel handled per wall-clock second from scenario_start "
           "until it stopped at scenario_done\n (without the backlog GDB judged after that "
           "stop); judged/handled: the share of those the trace\n paired and judged; dropped: "

@@ -56,6 +56,7 @@
 #define H_DROPPED           320         /* u64: events lost, ring full */
 #define H_RECORDED          328         /* u64: events written */
 #define H_MEMORY_FAILED     336         /* u64: events whose stack was unreadable */
+#define H_CALLBACK_NS       344         /* u64: time the vCPUs spent in the plugin's callbacks */
 #define H_TAIL              384         /* u64: next position GDB reads */
 #define H_REG_TABLE         512         /* MAX_REGS x {char name[16]; u32 offset; u32 size} */
 #define REG_ENTRY_SIZE      24

@@ -136,8 +136,8 @@ def exit_from(record: Record, site: Site, bits: int) -> Tuple[ExitObservation, O
 def _with_pc(registers: RawRegisters, name: str, pc: int) -> RawRegisters:
     """``registers`` with the program counter ``name`` set to ``pc``."""
     offset, size = registers.layout.slots.get(name, (None, 0))
-    if offset is None:
-        return registers
+    if offset is None or registers.get(name) == pc:
+        return registers        # (the plugin writes the watched address there itself)
     raw = bytearray(registers.raw)
     raw[offset:offset + size] = (pc & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
     return RawRegisters(registers.layout, bytes(raw), registers.names)

@@ -42,7 +42,7 @@ H_STACK_BELOW, H_STACK_ABOVE, H_WATCH_OFFSET, H_RING_OFFSET = 40, 44, 48, 56
 H_VCPUS, H_REGS_OFFSET, H_STACK_OFFSET, H_TARGET = 64, 72, 76, 80
 H_WATCH_GEN, H_WATCH_COUNT = 128, 136
 H_APPLIED_GEN, H_APPLIED_COUNT = 192, 200
-H_HEAD, H_DROPPED, H_RECORDED, H_MEMORY_FAILED = 256, 320, 328, 336
+H_HEAD, H_DROPPED, H_RECORDED, H_MEMORY_FAILED, H_CALLBACK_NS = 256, 320, 328, 336, 344
 H_TAIL = 384
 H_REG_TABLE, REG_ENTRY_SIZE, REG_NAME = 512, 24, 16
 MAX_REGS = 64
@@ -124,6 +124,7 @@ class Counters:
     dropped: int                # events lost: the ring was full
     memory_failed: int          # events whose stack could not be read
     pending: int                # written, not read yet
+    callback_ns: int = 0        # time the vCPUs spent in the plugin's callbacks
 
 
 class Ring:
@@ -190,7 +191,8 @@ class Ring:
     def counters(self) -> Counters:
         head, tail = self._u64(H_HEAD), self._u64(H_TAIL)
         return Counters(self._u64(H_RECORDED), self._u64(H_DROPPED),
-                        self._u64(H_MEMORY_FAILED), max(0, head - tail))
+                        self._u64(H_MEMORY_FAILED), max(0, head - tail),
+                        self._u64(H_CALLBACK_NS))
 
     def registers_layout(self) -> Tuple[Tuple[str, int, int], ...]:
         """(name, offset, size) of each register in a record; fixed by the
@@ -255,7 +257,9 @@ class Ring:
                 return None
             slots = with_low_halves({name: (offset, size) for name, offset, size in layout})
             register_layout = RegisterLayout(slots)
-            self._registers_view = (register_layout, tuple(slots))
+            names = tuple(slots)
+            # the names' index once: a record's registers are built per event
+            self._registers_view = (register_layout, names, frozenset(names))
         return self._registers_view
 
     def drain(self, limit: Optional[int] = None) -> List[Record]:
@@ -283,7 +287,8 @@ class Ring:
         else:
             base = at + self.regs_offset
             # an mmap's slice is a bytes copy already (a bytearray's, in tests, a bytearray)
-            registers = RawRegisters(view[0], self.buffer[base:base + self.regs_size], view[1])
+            registers = RawRegisters(view[0], self.buffer[base:base + self.regs_size], view[1],
+                                     view[2])
         stack_len = min(stack_len, self.record_size - self.stack_offset)
         stack_at = at + self.stack_offset
         stack = self.buffer[stack_at:stack_at + stack_len]
