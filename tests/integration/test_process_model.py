@@ -6,6 +6,7 @@ a Linux-like per-CPU entry stack.  The correct variants must get no error or
 warning; each broken one exactly its finding, on the run it belongs to."""
 
 import json
+import re
 
 import pytest
 
@@ -20,16 +21,25 @@ SWITCH = {"x86_64": "bad-proc-switch-r11", "i386": "bad-proc-switch-ecx"}
 FIRST_PID, NPROC, ROUNDS = 2, 3, 6
 
 
-@pytest.fixture(scope="module", params=["x86_64", "i386"])
+SMP_SUFFIX = "-smp2"     # the same scenario on 2 CPUs (smp = 2): processes migrate
+
+
+@pytest.fixture(scope="module", params=[("x86_64", 1), ("i386", 1), ("x86_64", 2), ("i386", 2)],
+                ids=lambda p: f"{p[0]}-{p[1]}cpu")
 def report(request, kernels, tmp_path_factory):
-    """Every proc scenario file of one arch, two at a time: (arch, {name: scenario})."""
-    arch = request.param
-    files = sorted((SCENARIOS / arch).glob("*proc-*.toml"))
-    out = tmp_path_factory.mktemp(f"proc-{arch}") / "report.json"
+    """Every proc scenario file of one arch on 1 or 2 CPUs, two at a time:
+    (arch, cpus, {scenario name: scenario}, the `isrdbg run` process)."""
+    arch, cpus = request.param
+    files = [f for f in sorted((SCENARIOS / arch).glob("*proc-*.toml"))
+             if f.stem.endswith(SMP_SUFFIX) == (cpus == 2)]
+    if not files:
+        pytest.skip(f"no {arch} proc scenario files for {cpus} CPUs")
+    out = tmp_path_factory.mktemp(f"proc-{arch}-{cpus}") / "report.json"
     proc = isrdbg("run", *files, "-j", 2, "--json", out, timeout=600)
     assert out.exists(), proc.stdout + proc.stderr
     doc = json.loads(out.read_text())
-    return arch, {s["name"]: s for s in doc["scenarios"]}, proc
+    named = {s["name"].removesuffix(SMP_SUFFIX): s for s in doc["scenarios"]}
+    return arch, cpus, named, proc
 
 
 def run_findings(scenario, rule=None):
@@ -45,7 +55,7 @@ def static_problems(scenario):
 
 
 def test_every_proc_scenario_as_expected(report):
-    arch, scenarios, proc = report
+    arch, cpus, scenarios, proc = report
     names = {"proc-one-space", "proc-own-cr3", "bad-proc-syscall-rbx", SWITCH[arch],
              "bad-proc-other-trapframe"} | ({"proc-entry-stack"} if arch == "x86_64" else set())
     assert set(scenarios) == names
@@ -56,7 +66,7 @@ def test_every_proc_scenario_as_expected(report):
 
 @pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3", "proc-entry-stack"])
 def test_correct_process_model_has_no_problem(report, name):
-    arch, scenarios, _ = report
+    arch, cpus, scenarios, _ = report
     if name not in scenarios:
         pytest.skip(f"{name} is x86_64 only")
     scenario = scenarios[name]
@@ -76,11 +86,17 @@ def test_correct_process_model_has_no_problem(report, name):
     # nothing nests: every entry comes from ring 3 or the idle loop, whatever
     # the open runs on the kernel stacks next door
     assert timer["max_depth"] == 0 and syscall["max_depth"] == 0
+    [line] = [line for line in scenario["serial_tail"] if line.startswith("proc: ")]
+    migrations = int(re.search(r"(\d+) migrations", line).group(1))
+    if cpus == 1:
+        assert migrations == 0
+    else:   # processes resumed on the other CPU, and both CPUs ran handlers
+        assert migrations > 0 and {r["cpu"] for r in scenario["runs"]} == {0, 1}
 
 
 @pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3"])
 def test_syscall_results_exec_and_signals_are_information(report, name):
-    arch, scenarios, _ = report
+    arch, cpus, scenarios, _ = report
     scenario = scenarios[name]
     result = REGS[arch]["result"]
     changed = run_findings(scenario, "context-changed-by-kernel")
@@ -105,7 +121,7 @@ def test_syscall_results_exec_and_signals_are_information(report, name):
 
 
 def test_entry_stack_copies_are_not_judged(report):
-    arch, scenarios, _ = report
+    arch, cpus, scenarios, _ = report
     if arch != "x86_64":
         pytest.skip("the per-CPU entry stack is x86_64 only")
     scenario = scenarios["proc-entry-stack"]
@@ -114,13 +130,13 @@ def test_entry_stack_copies_are_not_judged(report):
     syscall = per_vector(scenario, 0x80)
     assert set(syscall["changes_not_judged"]) == {
         "the run returned through a copy of its frame on another stack"}
-    # all ring-3 entries on this CPU put their frame at the same address
-    frames = {r["frame"] for r in scenario["runs"] if r["interrupted"]["cs"] & 3}
-    assert len(frames) == 1
+    # all ring-3 entries on a CPU put their frame at the same address: its entry stack's
+    frames = {(r["cpu"], r["frame"]) for r in scenario["runs"] if r["interrupted"]["cs"] & 3}
+    assert len(frames) == len({frame for _, frame in frames}) == cpus
 
 
 def test_syscall_path_that_loses_rbx(report):
-    arch, scenarios, _ = report
+    arch, cpus, scenarios, _ = report
     scenario = scenarios["bad-proc-syscall-rbx"]
     lost, regs = REGS[arch]["syscall"], REGS[arch]
     errors = [f for f in run_findings(scenario) if f["severity"] in PROBLEM]
@@ -140,7 +156,7 @@ def test_syscall_path_that_loses_rbx(report):
 
 
 def test_timer_path_that_loses_a_register_only_when_it_switches(report):
-    arch, scenarios, _ = report
+    arch, cpus, scenarios, _ = report
     scenario = scenarios[SWITCH[arch]]
     lost = REGS[arch]["switch"]
     errors = [f for f in run_findings(scenario) if f["severity"] in PROBLEM]
@@ -151,7 +167,7 @@ def test_timer_path_that_loses_a_register_only_when_it_switches(report):
 
 
 def test_a_write_to_another_process_trapframe_shows_on_that_process_run(report):
-    arch, scenarios, _ = report
+    arch, cpus, scenarios, _ = report
     scenario = scenarios["bad-proc-other-trapframe"]
     victim = REGS[arch]["syscall"]
     assert [f for f in run_findings(scenario) if f["severity"] in PROBLEM] == []
