@@ -145,7 +145,7 @@ class EntryCache:
         """Read the selected CPU's tables now (monitor, IDT, GDT)."""
         self.reads += 1
         try:
-            view = read_idt(target)
+            view = read_idt(target, symbols=False)     # entries need no handler names
         except IdtNotLoaded:
             state = target.cpu_state()
             return self.store(None, Gdt.read(target, state.gdtr), settings=settings, cpu=state)

@@ -48,9 +48,10 @@ def register_names(target) -> Tuple[str, str]:
     return ("rip", "rsp") if target.address_bits == 64 else ("eip", "esp")
 
 
-def _idt_or_none(target) -> Optional[IdtView]:
+def _idt_or_none(target, cpu: CpuState) -> Optional[IdtView]:
+    """The IDT of ``cpu``; the frame report needs no handler names from it."""
     try:
-        return read_idt(target)
+        return read_idt(target, cpu=cpu, symbols=False)
     except IdtNotLoaded:
         return None
 
@@ -92,7 +93,7 @@ def locate(target, runs, at: Optional[int] = None,
     rip_name, rsp_name = register_names(target)
     regs = target.registers([rip_name, rsp_name])
     rip, rsp = regs[rip_name], regs[rsp_name]
-    view = _idt_or_none(target)
+    view = _idt_or_none(target, cpu)
     gdt = Gdt.read(target, cpu.gdtr)
     at_entry = handler_vectors(view, rip, lambda selector: task_gate_entry(target, gdt, selector))
     if at is not None:
@@ -113,13 +114,15 @@ def locate(target, runs, at: Optional[int] = None,
             raise IsrError(f"vector {vector} does not use this handler (vectors "
                            f"{format_vector_list(vectors)} do)")
         vectors = (vector,)
-    return describe_frame(target, cpu, view, source, address, vectors, handler)
+    return describe_frame(target, cpu, view, source, address, vectors, handler, gdt)
 
 
 def describe_frame(target, cpu: CpuState, view: Optional[IdtView], source: str, address: int,
-                   vectors: Tuple[int, ...], handler: Optional[int]) -> FrameReport:
+                   vectors: Tuple[int, ...], handler: Optional[int],
+                   gdt: Optional[Gdt] = None) -> FrameReport:
+    """``gdt``: the CPU's GDT, when the caller read it already."""
     bits = 64 if cpu.mode is CpuMode.LONG else 32
-    gdt = Gdt.read(target, cpu.gdtr)
+    gdt = gdt or Gdt.read(target, cpu.gdtr)
     gates = [g for g in (view.gates if view else ()) if g.vector in vectors]
     if source != "address" and gates and all(g.type == "task" for g in gates):
         raise IsrError(f"vector {format_vector_list(vectors)} is delivered through a task gate "

@@ -203,7 +203,7 @@ class Registry:
         if not ACCELERATOR.refresh():
             return
         try:
-            view = read_idt(TARGET)
+            view = read_idt(TARGET, symbols=False)   # no handler names needed here
             gdt = Gdt.read(TARGET, view.cpu.gdtr)
         except IsrError:
             return      # nothing resolves yet: vectors stay pending
@@ -270,7 +270,7 @@ class Registry:
         view = stored = None
         ENTRIES.invalidate()
         try:
-            view = read_idt(TARGET)
+            view = read_idt(TARGET, symbols=False)   # no handler names needed here
             gdt = Gdt.read(TARGET, view.cpu.gdtr)
             result = plan(view, self.vectors,
                           task_entry=lambda sel: task_gate_entry(TARGET, gdt, sel))

@@ -124,13 +124,16 @@ def check_loaded(cpu: CpuState) -> None:
                            f"{cpu.mode.gate_size}-byte gate")
 
 
-def read_idt(target, vectors: Optional[Sequence[int]] = None) -> IdtView:
-    """Read and decode ``vectors`` (default: all) from the target's current CPU.
+def read_idt(target, vectors: Optional[Sequence[int]] = None, cpu: Optional[CpuState] = None,
+             symbols: bool = True) -> IdtView:
+    """Read and decode ``vectors`` (default: all) from the target's current CPU
+    (``cpu``: its state, when the caller read it already); ``symbols``: name
+    each handler (a GDB lookup per distinct handler).
 
     The covered span is read in one memory access: a target round trip costs far
     more than the bytes.
     """
-    cpu = target.cpu_state()
+    cpu = cpu or target.cpu_state()
     check_loaded(cpu)
     count = entry_count(cpu.idtr.limit, cpu.mode)
     # "All" means all the table holds; vectors named explicitly are reported
@@ -143,13 +146,13 @@ def read_idt(target, vectors: Optional[Sequence[int]] = None) -> IdtView:
         size = cpu.mode.gate_size
         first, last = inside[0], inside[-1]
         span = target.read_memory(cpu.idtr.base + first * size, (last - first + 1) * size)
-        symbols = {}
+        names = {}
         for v in inside:
             gate = decode_gate(v, span[(v - first) * size:(v - first + 1) * size], cpu.mode)
-            if gate.handler is not None:
-                if gate.handler not in symbols:
-                    symbols[gate.handler] = target.symbolize(gate.handler)
-                gate = replace(gate, symbol=symbols[gate.handler])
+            if symbols and gate.handler is not None:
+                if gate.handler not in names:
+                    names[gate.handler] = target.symbolize(gate.handler)
+                gate = replace(gate, symbol=names[gate.handler])
             gates.append(gate)
     return IdtView(cpu, tuple(gates), beyond)
 
