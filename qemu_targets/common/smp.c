@@ -163,8 +163,11 @@ static int wait_for_checkin(unsigned online)
 
 unsigned smp_start(void (*ap_main)(void))
 {
+	static int started;
 	unsigned n, cpu;
 
+	if (started++) /* INIT would reset a CPU that already runs */
+		return smp_cpus;
 	n = mp_table_cpus();
 	if (n == 1)
 		return 1; /* the LAPIC stays as the BIOS left it */

@@ -35,7 +35,8 @@ unsigned cpu_index(void);
  * returns, the CPU halts for good. Returns the number of CPUs online (1 if
  * the MP table lists one CPU or none: QEMU's SeaBIOS lists one per socket,
  * so `-smp 2,sockets=2`, which isrdbg's launcher passes for --smp 2).
- * A CPU that does not check in within a second FAILs the run.
+ * A CPU that does not check in within a second FAILs the run. Once per
+ * boot: a second call returns smp_cpus and starts nothing.
  */
 unsigned smp_start(void (*ap_main)(void));
 
