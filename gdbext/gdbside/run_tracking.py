@@ -195,7 +195,10 @@ class Tracking:
 
     def _analyse(self, handler, bits):
         """The handler's code (see analysis), with a breakpoint on each of its exits."""
+        before = self.code.get(handler)
         code = self.analysis(handler, bits)
+        if code is before and all(address in self.exits for address, _ in code.exits):
+            return code     # analysed, armed and planned already (what every entry finds)
         new = [(address, kind) for address, kind in code.exits if address not in self.exits]
         if new:
             taken = breakpoint_addresses() | {address for address, _ in new}
