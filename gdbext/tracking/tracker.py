@@ -332,6 +332,17 @@ class Tracker:
     def _on_cpu(self, cpu, space):
         return [r for r in self.open.values() if r.cpu == cpu and _same_space(r.space, space)]
 
+    def _frame_owners(self, cpu, space, rsp) -> List[HandlerRun]:
+        """Open runs whose frame an iret at ``rsp`` pops: those on this CPU, or,
+        if none and the address space is known, those of that address space that
+        entered on another CPU and were switched out there (the frame's address
+        is the same memory on every CPU)."""
+        own = [r for r in self._on_cpu(cpu, space) if r.frame.rip_slot == rsp]
+        if not own and space is not None:
+            own = [r for r in self.open.values() if r.cpu != cpu and r.space == space
+                   and r.frame.rip_slot == rsp]
+        return own
+
     def _match_iret(self, cpu, observation, space, read):
         popped = popped_context(observation)
         if popped is not None:
@@ -339,6 +350,13 @@ class Tracker:
             exact = [r for r in same if _same_space(r.space, space)]
             if not exact:
                 exact = [r for r in same if _same_space(r.space, space, loose=True)]
+                if exact and space is not None:
+                    # a run of exactly this address space whose frame the iret pops is
+                    # better evidence than a context in a space that only looks like
+                    # this one's PTI twin: two processes' top-level tables side by side
+                    own = self._frame_owners(cpu, space, observation.sp)
+                    if len(own) == 1:
+                        return own[0], BY_FRAME
             if len(exact) == 1:
                 return exact[0], BY_CONTEXT
             if len(exact) > 1:
@@ -351,12 +369,7 @@ class Tracker:
                 return None, AMBIGUOUS
         rsp = observation.sp
         mine = self._on_cpu(cpu, space)
-        own = [r for r in mine if r.frame.rip_slot == rsp]
-        if not own and space is not None:
-            # a run that entered on another CPU and was switched out there: in one
-            # known address space the frame's address is the same memory on every CPU
-            own = [r for r in self.open.values() if r.cpu != cpu and r.space == space
-                   and r.frame.rip_slot == rsp]
+        own = self._frame_owners(cpu, space, rsp)
         if len(own) == 1:
             return own[0], BY_FRAME
         if own:

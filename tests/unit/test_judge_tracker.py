@@ -435,3 +435,21 @@ def test_a_rewritten_frame_on_another_cpu_needs_a_known_unique_address_space():
     assert tracker.exit(1, iret_from(f.rip_slot, signal), cr3=B_SPACE) is None
     assert tracker.unmatched["several open runs fit the exit"] == 1
     assert not tracker.completed
+
+
+def test_a_frame_in_this_address_space_beats_a_context_in_its_pti_twin():
+    """proc-same-va: every process runs one program at the same addresses, and
+    their top-level tables are adjacent pages, so two processes' CR3s differ
+    only in bit 12, like Linux's PTI pair. A's sigreturn pops the context it
+    saved - the very context B was interrupted at - from A's own frame."""
+    tracker = Tracker()
+    a_space, b_space = 0x168000, 0x169000
+    interrupted = user_frame(0x11FFD8, 0x1054C0, 0x40001F00)
+    b = tracker.enter(0, (32,), 0x102000, "interrupt", interrupted, context(interrupted),
+                      cr3=b_space)
+    in_handler = user_frame(0x120FD8, 0x1074D9, 0x40001E00)
+    sigreturn = tracker.enter(0, (0x80,), 0x102100, "interrupt", in_handler,
+                              context(in_handler), cr3=a_space)
+    exit = iret_from(in_handler.rip_slot, interrupted)
+    assert tracker.exit(0, exit, cr3=a_space) is sigreturn
+    assert sigreturn.identity == "frame" and tracker.pending() == [b]
