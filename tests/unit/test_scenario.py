@@ -230,7 +230,10 @@ def test_every_bundled_scenario_parses():
         scenario = load_scenario(path)
         arch = path.parent.name
         assert scenario.kernel.resolve() == ROOT / "qemu_targets" / "build" / arch / "kernel.elf"
-        assert scenario.append == f"scenario={path.stem}"
+        # NAME-smp2.toml: scenario NAME on 2 CPUs
+        assert scenario.append == f"scenario={path.stem.removesuffix('-smp2')}"
+        if path.stem.endswith("-smp2"):
+            assert scenario.smp == 2
         assert scenario.check and scenario.break_at == "scenario_start"
         if path.stem.startswith("bad-"):
             assert scenario.expect.require, path
