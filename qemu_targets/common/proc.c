@@ -25,6 +25,8 @@
 #define SIGNAL_PROC 1
 #define SIGNAL_EVERY 2           /* preemptions of SIGNAL_PROC per signal */
 #define EFLAGS_RESERVED 0x2
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #ifdef __x86_64__
 #define RED_ZONE 128             /* the SysV ABI's, kept free below user SP */
 #define SWTCH_SAVED 6            /* rbx rbp r12 r13 r14 r15 */
@@ -50,15 +52,20 @@ volatile ureg_t proc_ticks;
 volatile unsigned proc_live;
 volatile unsigned proc_migrations; /* switch-ins on another CPU than before */
 
-/* Read and written by the user programs (proc_user.S): per image, the
- * canaries (stack pointer last), the registers at the last mismatch, and
- * counters. */
-ureg_t proc_expected[PROC_NIMAGES][CANARY_NREGS + 1];
-ureg_t proc_actual[PROC_NIMAGES][CANARY_NREGS + 1];
-volatile ureg_t proc_mismatches[PROC_NIMAGES], proc_bad_results[PROC_NIMAGES];
-ureg_t proc_spin[PROC_NIMAGES], proc_iters[PROC_NIMAGES];
-volatile ureg_t proc_preempted[PROC_NIMAGES], proc_seen[PROC_NIMAGES];
-ureg_t proc_exec_countdown[PROC_NIMAGES], proc_pid_value[PROC_NIMAGES];
+/* Read and written by the user programs (proc_user.S), one per image. */
+struct proc_user_data proc_user_data[PROC_NIMAGES];
+/* proc-same-va: each process's data page and user stack page, which its
+ * address space maps at PROC_USER_VA (the kernel reaches them here). */
+uint8_t proc_va_pages[NPROC][2][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+/* The symbol proc_user_S uses for PROC_USER_VA (see there why here). */
+__asm__(".globl proc_user_va\n\t.set proc_user_va, " STR(PROC_USER_VA));
+
+_Static_assert(offsetof(struct proc_user_data, actual) == UD_ACTUAL, "UD_ACTUAL");
+_Static_assert(offsetof(struct proc_user_data, mismatches) == UD_MISMATCHES,
+	       "UD_MISMATCHES");
+_Static_assert(offsetof(struct proc_user_data, pid) == UD_PID, "UD_PID");
+_Static_assert(offsetof(struct proc_user_data, seen) == UD_SEEN, "UD_SEEN");
+_Static_assert(sizeof(struct proc_user_data) == UD_SIZE, "UD_SIZE");
 volatile ureg_t proc_signals_handled, proc_bad_signals, proc_signals_sent;
 ureg_t proc_signal_junk[CANARY_NREGS];
 volatile ureg_t proc_other_trapframe_writes; /* bad-proc-other-trapframe */
@@ -89,23 +96,41 @@ static ureg_t stack_top(uint8_t (*stacks)[PROC_USTACK_SIZE], unsigned i)
 	return (ureg_t)stacks[i] + PROC_USTACK_SIZE;
 }
 
-/* Canaries of image `image` run by process `proc` on the stack `sp`. */
-static void image_setup(unsigned image, unsigned proc, ureg_t sp,
-			unsigned iterations, unsigned exec_after)
+/* The data of a program with canary set `pattern`, run by process `proc`
+ * with its stack at `sp`. */
+static void data_setup(struct proc_user_data *d, unsigned pattern,
+		       unsigned proc, ureg_t sp, unsigned exec_after)
 {
 	unsigned i;
 
+	memset(d, 0, sizeof(*d));
 	for (i = 0; i < CANARY_NREGS; i++) {
-		/* Unlike every other image's, so a register carried from one
-		 * process to another shows. */
-		proc_expected[image][i] = canary_pattern(i) ^ ((ureg_t)image << 8);
-		proc_actual[image][i] = proc_expected[image][i];
+		/* Unlike every other program's, so a register carried from
+		 * one process to another shows. */
+		d->expected[i] = canary_pattern(i) ^ ((ureg_t)pattern << 8);
+		d->actual[i] = d->expected[i];
 	}
-	proc_expected[image][CANARY_NREGS] = sp;
-	proc_actual[image][CANARY_NREGS] = sp;
-	proc_iters[image] = iterations;
-	proc_exec_countdown[image] = exec_after; /* 0: never (wraps) */
-	proc_pid_value[image] = FIRST_PID + proc;
+	d->expected[CANARY_NREGS] = d->actual[CANARY_NREGS] = sp;
+	d->iters = ITERATIONS;
+	d->exec_countdown = exec_after; /* 0: never (it wraps) */
+	d->pid = FIRST_PID + proc;
+}
+
+/* Where process p starts image `image`: entry point and stack top. */
+static ureg_t image_entry(unsigned image)
+{
+	return (ureg_t)(proc_variant.same_va ? proc_user_shared
+					     : proc_images[image]);
+}
+
+static ureg_t image_stack(struct proc *p, unsigned image)
+{
+	unsigned i = (unsigned)(p - proc_table);
+
+	if (proc_variant.same_va)
+		return PROC_USER_STACK_TOP;
+	return image == PROC_IMAGE_EXEC ? stack_top(proc_exec_ustacks, i)
+					: stack_top(proc_ustacks, i);
 }
 
 /* The first frame of process p: proc_trapret pops the trapframe (ring 3,
@@ -122,10 +147,10 @@ static void proc_build(struct proc *p, unsigned i)
 	p->kstack_top = (ureg_t)proc_kstacks[i] + PROC_KSTACK_SIZE;
 	tf = (struct trapframe *)(p->kstack_top - sizeof(*tf));
 	memset(tf, 0, sizeof(*tf));
-	tf->f.ip = (ureg_t)proc_images[i];
+	tf->f.ip = image_entry(i);
 	tf->f.cs = SEL_UCODE;
 	tf->f.flags = EFLAGS_RESERVED | EFLAGS_IF;
-	tf->f.sp = stack_top(proc_ustacks, i);
+	tf->f.sp = image_stack(p, i);
 	tf->f.ss = SEL_UDATA;
 	p->tf = tf;
 
@@ -135,7 +160,15 @@ static void proc_build(struct proc *p, unsigned i)
 	for (k = 0; k < SWTCH_SAVED; k++)
 		*--sp = 0;
 	p->context_sp = (ureg_t)sp;
-	p->cr3 = proc_variant.own_cr3 ? proc_copy_space(i) : proc_kernel_space();
+	if (proc_variant.same_va) {
+		p->data = (struct proc_user_data *)proc_va_pages[i][0];
+		p->cr3 = proc_copy_space(i, proc_va_pages[i][0],
+					 proc_va_pages[i][1]);
+	} else {
+		p->data = &proc_user_data[i];
+		p->cr3 = proc_variant.own_cr3 ? proc_copy_space(i, NULL, NULL)
+					      : proc_kernel_space();
+	}
 }
 
 void proc_setup(void)
@@ -144,12 +177,14 @@ void proc_setup(void)
 	int extras = proc_variant.exec_and_signals;
 
 	for (i = 0; i < NPROC; i++) {
-		image_setup(i, i, stack_top(proc_ustacks, i), ITERATIONS,
-			    extras && i == EXEC_PROC ? EXEC_AFTER : 0);
+		unsigned exec_after = extras && i == EXEC_PROC ? EXEC_AFTER : 0;
+
 		proc_build(&proc_table[i], i);
+		data_setup(proc_table[i].data, i, i,
+			   image_stack(&proc_table[i], i), exec_after);
 	}
-	image_setup(PROC_IMAGE_EXEC, EXEC_PROC,
-		    stack_top(proc_exec_ustacks, EXEC_PROC), ITERATIONS, 0);
+	data_setup(&proc_user_data[PROC_IMAGE_EXEC], PROC_IMAGE_EXEC, EXEC_PROC,
+		   image_stack(&proc_table[EXEC_PROC], PROC_IMAGE_EXEC), 0);
 	for (i = 0; i < CANARY_NREGS; i++)
 		proc_signal_junk[i] = 0x5151515151515151UL ^ i;
 	proc_live = NPROC;
@@ -259,10 +294,12 @@ static void proc_exec(struct proc *p, struct trapframe *tf, ureg_t image)
 	if (image >= PROC_NIMAGES)
 		panic("exec of image %lu", image);
 	memset(&tf->r, 0, sizeof(tf->r));
-	tf->f.ip = (ureg_t)proc_images[image];
-	tf->f.sp = stack_top(proc_exec_ustacks, p - proc_table);
+	tf->f.ip = image_entry((unsigned)image);
+	tf->f.sp = image_stack(p, (unsigned)image);
 	tf->f.flags = EFLAGS_RESERVED | EFLAGS_IF;
 	p->image = (unsigned)image;
+	if (!proc_variant.same_va) /* same-va: the process keeps its data */
+		p->data = &proc_user_data[image];
 }
 
 /* Signal delivery on a return to ring 3: the interrupted context goes onto
@@ -385,7 +422,7 @@ int proc_timer(struct trapframe *tf)
 		return 0; /* the idle loop: nothing to preempt */
 	current(tf);
 	p->preemptions++;
-	proc_preempted[p->image]++; /* the user program waits for this */
+	p->data->preempted++; /* the user program waits for this */
 	yield(p);
 	switched = (int)p->switched_away;
 	if (proc_variant.exec_and_signals && p == &proc_table[SIGNAL_PROC] &&
@@ -404,6 +441,33 @@ struct trapframe *proc_sync_regs(struct trapframe *entry)
 	return p->tf;
 }
 
+/* What one program's data says: "canary FAIL <kind> <i> <reg> ..." lines
+ * for the registers of its last mismatch, and the checks. */
+static int check_data(const char *kind, unsigned i,
+		      const struct proc_user_data *d, int all_rounds)
+{
+	char who[16];
+	int ok = 1;
+
+	ksnprintf(who, sizeof(who), "%s %u ", kind, i);
+	if (d->mismatches) {
+		canary_compare(who, d->expected, d->actual);
+		if (d->actual[CANARY_NREGS] != d->expected[CANARY_NREGS])
+			kprintf("canary FAIL %s" CANARY_SP_NAME
+				" changed %#lx -> %#lx\n", who,
+				d->expected[CANARY_NREGS], d->actual[CANARY_NREGS]);
+	}
+	ok &= check(!d->mismatches, "%s %u: %lu register mismatches", kind, i,
+		    d->mismatches);
+	ok &= check(!d->bad_results,
+		    "%s %u: %lu wrong syscall results or arguments", kind, i,
+		    d->bad_results);
+	if (all_rounds)
+		ok &= check(d->iters == 0, "%s %u stopped with %lu rounds left",
+			    kind, i, d->iters);
+	return ok;
+}
+
 int proc_report(void)
 {
 	unsigned i, switches = 0;
@@ -415,31 +479,15 @@ int proc_report(void)
 		"%lu signals (%lu handled), exec %s\n", NPROC, proc_ticks,
 		switches, proc_migrations, proc_signals_sent, proc_signals_handled,
 		proc_table[EXEC_PROC].image == PROC_IMAGE_EXEC ? "done" : "none");
-	for (i = 0; i < PROC_NIMAGES; i++) {
-		char who[16];
-
-		ksnprintf(who, sizeof(who), "image %u ", i);
-		if (proc_mismatches[i]) {
-			canary_compare(who, proc_expected[i], proc_actual[i]);
-			if (proc_actual[i][CANARY_NREGS] !=
-			    proc_expected[i][CANARY_NREGS])
-				kprintf("canary FAIL %s" CANARY_SP_NAME
-					" changed %#lx -> %#lx\n", who,
-					proc_expected[i][CANARY_NREGS],
-					proc_actual[i][CANARY_NREGS]);
-		}
-		ok &= check(!proc_mismatches[i],
-			    "image %u: %lu register mismatches", i,
-			    proc_mismatches[i]);
-		ok &= check(!proc_bad_results[i],
-			    "image %u: %lu wrong syscall results or arguments",
-			    i, proc_bad_results[i]);
-		/* exec leaves its image with rounds left; the exec image
-		 * runs only if exec happened. */
-		if (i != EXEC_PROC && i != PROC_IMAGE_EXEC)
-			ok &= check(proc_iters[i] == 0,
-				    "image %u stopped with %lu rounds left", i,
-				    proc_iters[i]);
+	if (proc_variant.same_va) {
+		for (i = 0; i < NPROC; i++)
+			ok &= check_data("process", i, proc_table[i].data, 1);
+	} else {
+		/* exec leaves its image with rounds left; the exec image runs
+		 * only if exec happened. */
+		for (i = 0; i < PROC_NIMAGES; i++)
+			ok &= check_data("image", i, &proc_user_data[i],
+					 i != EXEC_PROC && i != PROC_IMAGE_EXEC);
 	}
 	ok &= check(!proc_bad_signals, "%lu signals with a wrong number",
 		    proc_bad_signals);

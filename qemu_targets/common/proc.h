@@ -33,9 +33,36 @@
 #define PROC_SIGNAL 10  /* the one signal: rax/eax at the handler */
 
 /* Images a process can run (proc_images[]): its own program, or the one
- * exec starts. Each has its own canary row in proc_expected[]. */
+ * exec starts; PROC_IMAGE_SHARED is the one program every process runs in
+ * proc-same-va. */
 #define PROC_IMAGE_EXEC NPROC
 #define PROC_NIMAGES (NPROC + 1)
+#define PROC_IMAGE_SHARED PROC_NIMAGES
+
+/* proc-same-va: where every process sees its own data page (struct
+ * proc_user_data) and, right above it, its own user stack page (the first
+ * address above the kernel's 1 GiB identity map). */
+#define PROC_USER_VA 0x40000000
+#define PROC_USER_STACK_TOP (PROC_USER_VA + 2 * 4096)
+
+/* struct proc_user_data, for the assembly: byte offsets of its fields. */
+#ifdef __x86_64__
+#define PROC_W 8
+#else
+#define PROC_W 4
+#endif
+/* (no spaces: assembler macros take them as arguments, which spaces split) */
+#define UD_EXPECTED 0                       /* [CANARY_NREGS + 1] */
+#define UD_ACTUAL (PROC_W*(CANARY_NREGS+1)) /* [CANARY_NREGS + 1] */
+#define UD_MISMATCHES (2*UD_ACTUAL)
+#define UD_BAD_RESULTS (UD_MISMATCHES+PROC_W)
+#define UD_SPIN (UD_MISMATCHES+2*PROC_W)
+#define UD_ITERS (UD_MISMATCHES+3*PROC_W)
+#define UD_EXEC_COUNTDOWN (UD_MISMATCHES+4*PROC_W)
+#define UD_PID (UD_MISMATCHES+5*PROC_W)
+#define UD_PREEMPTED (UD_MISMATCHES+6*PROC_W)
+#define UD_SEEN (UD_MISMATCHES+7*PROC_W)
+#define UD_SIZE (UD_MISMATCHES+8*PROC_W)
 
 #ifndef __ASSEMBLER__
 #include "arch.h"
@@ -48,6 +75,21 @@
 struct trapframe {
 	struct regs r;
 	struct iframe f;
+};
+
+/* What a user program reads and writes (proc_user.S): its canaries (stack
+ * pointer last), its registers at the last mismatch, and counters. */
+struct proc_user_data {
+	ureg_t expected[CANARY_NREGS + 1];
+	ureg_t actual[CANARY_NREGS + 1];
+	volatile ureg_t mismatches;    /* registers found changed */
+	volatile ureg_t bad_results;   /* wrong syscall results or arguments */
+	ureg_t spin;                   /* checks left in this round's spin */
+	ureg_t iters;                  /* rounds left */
+	ureg_t exec_countdown;         /* rounds before exec (0: never) */
+	ureg_t pid;                    /* what getpid must return */
+	volatile ureg_t preempted;     /* timer preemptions (the kernel counts) */
+	ureg_t seen;                   /* preempted at the round's start */
 };
 
 #ifdef __x86_64__
@@ -73,6 +115,7 @@ struct proc {
 	unsigned switched_away;   /* another process ran since it last ran */
 	unsigned last_cpu;        /* the CPU it last ran on */
 	int ran;                  /* has been switched in before */
+	struct proc_user_data *data; /* its program's, as the kernel sees it */
 	int in_signal;            /* in its signal handler: no new signal */
 };
 
@@ -90,6 +133,8 @@ struct proc_variant {
 	int entry_stack;   /* x86_64: Linux-like per-CPU entry stack + copy */
 	int exec_and_signals; /* process 2 execs, process 1 takes signals */
 	int bug_other_trapframe; /* bad-proc-other-trapframe's C bug */
+	int same_va;       /* one program, data and stack at PROC_USER_VA in
+			    * every process (needs own_cr3) */
 };
 
 extern struct proc proc_table[NPROC];
@@ -128,11 +173,14 @@ void proc_forkret(void); /* a new process's first return from swtch */
 
 /* <arch>/proc_arch.c */
 ureg_t proc_kernel_space(void);          /* the kernel's CR3 */
-ureg_t proc_copy_space(unsigned pid);    /* a copy of its top-level table */
+/* A copy of the kernel's top-level table for process pid; with data and
+ * stack pages, also mapping them at PROC_USER_VA (user, writable). */
+ureg_t proc_copy_space(unsigned pid, const void *data, const void *stack);
 void proc_arch_cpu_init(void);           /* i386: user data segments */
 
 /* common/proc_user.S: the ring-3 programs and the signal handler. */
 extern char proc_user_0[], proc_user_1[], proc_user_2[], proc_user_3[];
+extern char proc_user_shared[];
 extern char proc_user_signal[];
 #endif
 

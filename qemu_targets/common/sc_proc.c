@@ -33,6 +33,16 @@ static void in_proc_own_cr3(void)
 		isr_proc_syscall, isr_proc_timer);
 }
 
+/* Every process runs the same program with its data and stack at the same
+ * addresses (PROC_USER_VA) in an address space of its own, as processes of
+ * a real kernel do: only CR3 tells their contexts apart. */
+static void in_proc_same_va(void)
+{
+	install(&(struct proc_variant){ .own_cr3 = 1, .same_va = 1,
+					.exec_and_signals = 1 },
+		isr_proc_syscall, isr_proc_timer);
+}
+
 #ifdef __x86_64__
 static void in_proc_entry_stack(void)
 {
@@ -90,6 +100,7 @@ static int sc_proc(void)
 const struct scenario proc_scenarios[] = {
 	{ "proc-one-space", sc_proc, in_proc_one_space },
 	{ "proc-own-cr3", sc_proc, in_proc_own_cr3 },
+	{ "proc-same-va", sc_proc, in_proc_same_va },
 #ifdef __x86_64__
 	{ "proc-entry-stack", sc_proc, in_proc_entry_stack },
 #endif

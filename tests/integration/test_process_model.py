@@ -56,7 +56,7 @@ def static_problems(scenario):
 
 def test_every_proc_scenario_as_expected(report):
     arch, cpus, scenarios, proc = report
-    names = {"proc-one-space", "proc-own-cr3", "bad-proc-syscall-rbx", SWITCH[arch],
+    names = {"proc-one-space", "proc-own-cr3", "proc-same-va", "bad-proc-syscall-rbx", SWITCH[arch],
              "bad-proc-other-trapframe"} | ({"proc-entry-stack"} if arch == "x86_64" else set())
     assert set(scenarios) == names
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -64,7 +64,8 @@ def test_every_proc_scenario_as_expected(report):
         assert scenario["verdict"] == "pass", (name, scenario["problems"])
 
 
-@pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3", "proc-entry-stack"])
+@pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3", "proc-same-va",
+                                  "proc-entry-stack"])
 def test_correct_process_model_has_no_problem(report, name):
     arch, cpus, scenarios, _ = report
     if name not in scenarios:
@@ -94,7 +95,7 @@ def test_correct_process_model_has_no_problem(report, name):
         assert migrations > 0 and {r["cpu"] for r in scenario["runs"]} == {0, 1}
 
 
-@pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3"])
+@pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3", "proc-same-va"])
 def test_syscall_results_exec_and_signals_are_information(report, name):
     arch, cpus, scenarios, _ = report
     scenario = scenarios[name]
