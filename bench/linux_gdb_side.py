@@ -48,6 +48,23 @@ def _rss_kib():
     return 0
 
 
+def _engine_fields(tracker):
+    """Which trace engine recorded, what it lost, and the findings by rule
+    (bench/linux_plugin.py compares the engines on them)."""
+    from gdbext.gdbside.trace_engine import ENGINE
+    findings = {}
+    for stats in tracker.stats.values():
+        for rule, count in stats.findings.items():
+            findings[rule] = findings.get(rule, 0) + count
+    fields = dict(engine=ENGINE.name, findings=findings,
+                  exits_without_entry=getattr(tracker, "exits_without_entry", 0))
+    if ENGINE.active:
+        counters = ENGINE.ring.counters()
+        fields.update(events=counters.recorded, dropped=counters.dropped,
+                      callback_ns=counters.callback_ns)
+    return fields
+
+
 def bench_progress(arm, seconds, serial):
     rss_before = _rss_kib()
     start = time.perf_counter()
@@ -85,6 +102,7 @@ def bench_progress(arm, seconds, serial):
         fields.update(recorded=sum(s.runs for s in TRACKER.stats.values()),
                       lost=TRACKER.lost_runs, unmatched=TRACKER.unmatched_exits,
                       repeats=TRACKING.repeats,
-                      outside=getattr(TRACKING, "stops_outside_runs", None))
+                      outside=getattr(TRACKING, "stops_outside_runs", None),
+                      **_engine_fields(TRACKER))
     gdb.write("BENCH " + json.dumps(fields) + "\n")
     gdb.flush()

@@ -6,7 +6,8 @@ import struct
 import pytest
 
 from gdbext.errors import TargetMemoryError
-from gdbext.tracking.plugin_ring import (F_MAPPED_Q0, H_APPLIED_GEN, H_DROPPED, H_HEAD, H_RECORDED,
+from gdbext.tracking.plugin_ring import (F_MAPPED_Q0, H_APPLIED_GEN, H_CALLBACK_NS, H_DROPPED,
+                                H_HEAD, H_RECORDED,
                                 H_TAIL, H_WATCH_COUNT, KIND_ENTRY, KIND_EXIT, R_SEQ, Ring,
                                 RingError, Watch)
 
@@ -217,3 +218,24 @@ def test_no_registers_before_the_first_vcpu_started():
     plugin = FakePlugin(registers=())
     ring = Ring(plugin.buffer)
     assert ring.registers_layout() == ()
+
+
+def test_the_time_the_plugin_spent_is_read_from_the_header():
+    plugin = FakePlugin(slots=4)
+    ring = Ring(plugin.buffer)
+    assert ring.counters().callback_ns == 0
+    plugin.add(H_CALLBACK_NS, 12345)        # plugin/ring.h H_CALLBACK_NS, after H_MEMORY_FAILED
+    assert ring.counters().callback_ns == 12345
+
+
+def test_the_header_offsets_are_those_of_plugin_ring_h():
+    import re
+    from pathlib import Path
+    from gdbext.tracking import plugin_ring
+    header = (Path(__file__).resolve().parents[2] / "plugin" / "ring.h").read_text()
+    offsets = {name: int(value) for name, value in
+               re.findall(r"^#define (H_[A-Z_]+|R_[A-Z_]+)\s+(\d+)\b", header, re.M)}
+    assert offsets["H_CALLBACK_NS"] == 344
+    mirrored = {name: getattr(plugin_ring, name) for name in offsets if hasattr(plugin_ring, name)}
+    assert mirrored == {name: offsets[name] for name in mirrored}
+    assert len(mirrored) >= 25
