@@ -196,3 +196,23 @@ def test_status_knows_which_handler_runs_beside_sleeping_processes(kernels, arch
     assert (idle["handling"], idle["depth"], idle["open_runs"]) == ([], 0, NPROC)
     assert (syscall["handling"], syscall["depth"]) == ([0x80], 1)
     assert idle["findings"]["error"] == syscall["findings"]["error"] == 0
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "i386"])
+def test_diff_at_the_syscall_return_names_the_trapframe_slot(kernels, arch):
+    """At the iret of the first getpid: the result register changed (1 -> pid 2),
+    restored from the trapframe slot the stub pushed it to first, right below
+    the CPU frame - the slot the save analysis proves, named by address."""
+    regs = REGS[arch]
+    pops = regs["gprs"] if arch == "x86_64" else 1          # POP_GPRS / popal
+    result = batch(kernels[arch], "scenario=proc-one-space", [
+        "break scenario_start", "continue", "isr-break 0x80", "continue",
+        "break proc_trapret", "continue", f"stepi {pops}", "isr-diff --json"], timeout=120)
+    [run] = result.doc("diff")["runs"]
+    assert run["vector"] == 0x80 and run["identity"] == "context"
+    assert run["changes"] == [{"register": regs["result"], "group": "general",
+                               "entry": "0x1", "exit": hex(FIRST_PID)}]
+    [finding] = run["findings"]
+    assert finding["rule"] == "context-changed-by-kernel"
+    frame = int(run["frame"], 16)
+    assert finding["details"]["slots"] == {regs["result"]: frame - regs["word"]}
