@@ -263,11 +263,21 @@ class Tracker:
 
     def _parent(self, chain, rsp) -> Optional[HandlerRun]:
         """The innermost run executing on this CPU whose stack holds ``rsp``."""
-        window = self._window()
         for run in reversed(chain):
-            if run.frame.address - window < rsp <= run.frame.address:
+            if self._stack_bottom(run.frame.address) < rsp <= run.frame.address:
                 return run
         return None
+
+    def _stack_bottom(self, address: int) -> int:
+        """Where the stack holding ``address`` ends below: one spacing under the
+        nearest learnt stack top above it (a frame deep in a 4 KiB kernel stack
+        is not a window's length from the next stack), else the nesting window."""
+        spacing = self.stack_spacing
+        if spacing:
+            above = [top for top in self._stack_tops if address < top <= address + spacing]
+            if above:
+                return min(above) - spacing
+        return address - self._window()
 
     def _learn_stack_top(self, top: int) -> None:
         """Entries from ring 3 put their frame at the top of a kernel stack: the

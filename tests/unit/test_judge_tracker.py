@@ -453,3 +453,24 @@ def test_a_frame_in_this_address_space_beats_a_context_in_its_pti_twin():
     exit = iret_from(in_handler.rip_slot, interrupted)
     assert tracker.exit(0, exit, cr3=a_space) is sigreturn
     assert sigreturn.identity == "frame" and tracker.pending() == [b]
+
+
+def test_a_frame_deep_in_a_kernel_stack_does_not_reach_into_the_next():
+    """proc-preemptible: a timer run nested in process 1's syscall sits deep in
+    its 4 KiB stack and is switched out. Process 0, whose stack lies right
+    below, takes an interrupt with IF set in its own syscall code: that is no
+    nesting in process 1's timer run (which would also say it enabled IF)."""
+    tracker = Tracker()
+    top0, top1 = 0x128000, 0x129000
+    for top, rsp in ((top0, 0x7FFE0000), (top1, 0x7FFF0000)):   # learn the spacing
+        syscall = user_frame(top - 40, 0x401000, rsp)
+        tracker.enter(0, (0x80,), 0x102000, "trap", syscall, context(syscall))
+    assert tracker.stack_spacing == 0x1000
+    timer = frame(address=top1 - 0xE8, rip=0x10298A, rsp=top1 - 0xC0)
+    preempted = tracker.enter(0, (32,), 0x102100, "interrupt", timer, context(timer))
+    assert preempted.depth == 1
+    # (process 0's syscall run is not known to run on this CPU any more: it was
+    # switched out when process 1 entered, so this entry nests in nothing seen)
+    other = frame(address=top0 - 0x90, rip=0x10C15D, rsp=top0 - 0x60)
+    assert tracker.enter(0, (32,), 0x102100, "interrupt", other, context(other)).depth == 0
+    assert preempted.enabled_interrupts_at is None
