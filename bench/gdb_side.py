@@ -60,6 +60,24 @@ def _to_scenario_start():
     gdb.execute("delete", to_string=True)
 
 
+def _stop_clock():
+    """A list that gets the time isrdbg's stop handling reached the trace
+    engine at the next stop (arming.py calls ENGINE.at_stop at every stop,
+    before it reads the IDT again for the armed vectors): the guest had
+    stopped by then, and what GDB does next (judging the ring's backlog,
+    re-reading tables) is no time of the guest's."""
+    from gdbext.gdbside.trace_engine import ENGINE
+    times = []
+    at_stop = ENGINE.at_stop
+
+    def timed(remove):
+        if not times:
+            times.append(time.perf_counter())
+        return at_stop(remove)
+    ENGINE.at_stop = timed
+    return times
+
+
 def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     _to_scenario_start()
     if config in ("baseline", "floor"):
@@ -79,6 +97,7 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     else:
         raise gdb.GdbError(f"bench: unknown configuration {config}")
     gdb.execute("break scenario_done", to_string=True)
+    stopped = _stop_clock()
     profiler = cProfile.Profile() if profile else None
     start, cpu_start = time.perf_counter(), time.process_time()
     if profiler:
@@ -90,6 +109,8 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     cpu = time.process_time() - cpu_start
     fields = dict(config=config, elapsed=elapsed, cpu=cpu,
                   handled=int(gdb.parse_and_eval("timer_ticks")))
+    if stopped:
+        fields["guest_elapsed"] = stopped[0] - start
     if config not in ("baseline", "floor", "untraced"):
         from gdbext.gdbside.state import TRACKER
         from gdbext.gdbside.trace_engine import ENGINE

@@ -7,10 +7,11 @@ the same guest untraced, as handler runs per second, in the same run.
 Both configurations run on QEMU 10 (.qemu/10/bin, ./run setup) under TCG,
 each in its own `isrdbg gdb --batch` process tree; "untraced" starts QEMU
 without the plugin (ISRDBG_TRACE_PLUGIN=off) and arms nothing.  GDB times
-`continue` from scenario_start to scenario_done (bench/gdb_side.py), less
-the time GDB spent after that stop judging the records still in the ring,
-and the kernel counts the interrupts it handled.  Configurations are interleaved
-across repeats; the ratio is plugin / untraced of the medians, and "paired"
+the guest from `continue` at scenario_start until isrdbg's stop handling
+begins at scenario_done (bench/gdb_side.py: what GDB does after that -
+judging the ring's backlog, reading the tables again for the armed vectors -
+is no time of the guest's), and the kernel counts the interrupts it handled.
+Configurations are interleaved across repeats; the ratio is plugin / untraced of the medians, and "paired"
 the median over repeats of each plugin run against the untraced run just
 before it (drifting load on a shared machine cancels).  The trace's own
 numbers say whether it kept up: runs judged, events the plugin lost to a
@@ -55,9 +56,12 @@ def measure(kernel, config, ticks, hz, timeout):
 
 
 def guest_rate(doc):
-    """Interrupts handled per second of the guest's run: without the time
-    GDB spent, once the guest had stopped at scenario_done, judging the
-    records still in the ring (the backlog)."""
+    """Interrupts handled per second of the guest's run: until isrdbg's stop
+    handling began at scenario_done (bench/gdb_side.py), without the time GDB
+    spent after that judging the records still in the ring (the backlog) and
+    reading the tables again for the armed vectors."""
+    if "guest_elapsed" in doc:
+        return doc["handled"] / doc["guest_elapsed"]
     return doc["handled"] / (doc["elapsed"] - doc.get("backlog", 0.0))
 
 
@@ -120,9 +124,10 @@ def main(argv=None):
         print(f"{hz:>7} {untraced:>16.0f} {plugin:>14.0f} {ratio:>6.2f} {paired:>7.2f} "
               f"{judged:>15.3f} {dropped:>12} {unpaired:>13} {cost:>9.2f}")
     print("(runs/s: interrupts the kernel handled per wall-clock second from scenario_start "
-          "until it stopped at scenario_done\n (without the backlog GDB judged after that "
-          "stop); judged/handled: the share of those the trace\n paired and judged; dropped: "
-          "events the plugin lost to a full ring, counted and reported)")
+          "until it stopped at scenario_done\n (isrdbg's work after that stop left out); "
+          "judged/handled: the share of those the trace paired and judged;\n dropped: events "
+          "the plugin lost to a full ring, counted and reported; us/event: the guest's time "
+          "inside the plugin per event)")
     return 0
 
 
