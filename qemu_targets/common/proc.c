@@ -80,8 +80,45 @@ struct spinlock {
 
 static struct spinlock proc_lock;
 
+/*
+ * Interrupts off while a CPU holds a lock (or reads its struct cpu), nested
+ * (xv6's push_off/pop_off): only proc-preemptible runs kernel code with
+ * interrupts on, and there a timer must not interrupt a holder of proc_lock
+ * on its own CPU, nor move a process to another CPU between cpu_index() and
+ * the use of its struct cpu.
+ */
+static int interrupts_on(void)
+{
+	ureg_t flags;
+
+	__asm__ volatile("pushf\n\tpop %0" : "=r"(flags));
+	return (flags & EFLAGS_IF) != 0;
+}
+
+static void push_off(void)
+{
+	int on = interrupts_on();
+	struct cpu *c;
+
+	cli();
+	c = &proc_cpus[cpu_index()];
+	if (c->ncli++ == 0)
+		c->intena = on;
+}
+
+static void pop_off(void)
+{
+	struct cpu *c = &proc_cpus[cpu_index()];
+
+	if (c->ncli == 0 || interrupts_on())
+		panic("pop_off: ncli %u, IF %d", c->ncli, interrupts_on());
+	if (--c->ncli == 0 && c->intena)
+		sti();
+}
+
 static void acquire(struct spinlock *l)
 {
+	push_off();
 	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
 		__asm__ volatile("pause");
 }
@@ -89,6 +126,7 @@ static void acquire(struct spinlock *l)
 static void release(struct spinlock *l)
 {
 	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+	pop_off();
 }
 
 static ureg_t stack_top(uint8_t (*stacks)[PROC_USTACK_SIZE], unsigned i)
@@ -195,7 +233,12 @@ void proc_setup(void)
  * this CPU's scheduler; returns when a scheduler switches p back in. */
 static void sched(struct proc *p)
 {
+	/* Whether interrupts were on before acquire() belongs to this
+	 * process, not to the CPU it resumes on (xv6's intena). */
+	int intena = proc_cpus[cpu_index()].intena;
+
 	swtch(&p->context_sp, proc_cpus[cpu_index()].scheduler_sp);
+	proc_cpus[cpu_index()].intena = intena;
 }
 
 static void yield(struct proc *p)
@@ -277,11 +320,14 @@ void proc_cpu_main(void)
 
 static struct proc *current(struct trapframe *tf)
 {
-	struct proc *p = proc_cpus[cpu_index()].current;
+	struct proc *p;
 
+	push_off();
+	p = proc_cpus[cpu_index()].current;
+	pop_off();
 	if (!p)
 		panic("entry from ring 3 with no current process");
-	if (tf != p->tf)
+	if ((tf->f.cs & 3) && tf != p->tf)
 		panic("pid %u: trapframe at %p, expected %p", p->pid, (void *)tf,
 		      (void *)p->tf);
 	return p;
@@ -366,6 +412,15 @@ void proc_syscall(struct trapframe *tf)
 			bug_other_trapframe(p);
 		break;
 	case SYS_SLEEP:
+		if (proc_variant.preemptible) {
+			/* Waits with interrupts on: the timer preempts
+			 * this syscall, and other processes run meanwhile. */
+			ureg_t wake = proc_ticks + TF_BX(tf);
+			while (proc_ticks < wake)
+				__asm__ volatile("pause");
+			TF_AX(tf) = 0;
+			break;
+		}
 		acquire(&proc_lock);
 		p->wake_tick = proc_ticks + TF_BX(tf);
 		p->state = PROC_SLEEPING;
@@ -418,8 +473,15 @@ int proc_timer(struct trapframe *tf)
 	if (cpu_index() == 0)
 		wake_sleepers();
 	timer_eoi(); /* before any switch: the next process needs its ticks */
-	if (!p || !(tf->f.cs & 3))
+	if (!p)
 		return 0; /* the idle loop: nothing to preempt */
+	if (!(tf->f.cs & 3)) {
+		/* Kernel code with interrupts on: a syscall of
+		 * proc-preemptible. Preempted there too, as in xv6. */
+		p->kernel_preemptions++;
+		yield(p);
+		return (int)p->switched_away;
+	}
 	current(tf);
 	p->preemptions++;
 	p->data->preempted++; /* the user program waits for this */
@@ -470,15 +532,20 @@ static int check_data(const char *kind, unsigned i,
 
 int proc_report(void)
 {
-	unsigned i, switches = 0;
+	unsigned i, switches = 0, kernel_preemptions = 0;
 	int ok = 1;
 
 	for (i = 0; i < SMP_MAX_CPUS; i++)
 		switches += proc_cpus[i].switches;
+	for (i = 0; i < NPROC; i++)
+		kernel_preemptions += proc_table[i].kernel_preemptions;
 	kprintf("proc: %u processes, %lu ticks, %u switches, %u migrations, "
 		"%lu signals (%lu handled), exec %s\n", NPROC, proc_ticks,
 		switches, proc_migrations, proc_signals_sent, proc_signals_handled,
 		proc_table[EXEC_PROC].image == PROC_IMAGE_EXEC ? "done" : "none");
+	if (proc_variant.preemptible)
+		kprintf("proc: %u preemptions in kernel code\n",
+			kernel_preemptions);
 	if (proc_variant.same_va) {
 		for (i = 0; i < NPROC; i++)
 			ok &= check_data("process", i, proc_table[i].data, 1);

@@ -117,6 +117,7 @@ struct proc {
 	int ran;                  /* has been switched in before */
 	struct proc_user_data *data; /* its program's, as the kernel sees it */
 	int in_signal;            /* in its signal handler: no new signal */
+	unsigned kernel_preemptions; /* timer switches inside its syscalls */
 };
 
 struct cpu {
@@ -125,6 +126,8 @@ struct cpu {
 	ureg_t scheduler_sp;      /* the scheduler's swtch context */
 	unsigned switches;        /* processes switched in on this CPU */
 	unsigned timer_ticks;     /* timer interrupts on this CPU */
+	unsigned ncli;            /* push_off depth */
+	int intena;               /* interrupts were on at the first push_off */
 };
 
 /* Which variant proc_setup() builds (set by the scenario's install hook). */
@@ -135,6 +138,8 @@ struct proc_variant {
 	int bug_other_trapframe; /* bad-proc-other-trapframe's C bug */
 	int same_va;       /* one program, data and stack at PROC_USER_VA in
 			    * every process (needs own_cr3) */
+	int preemptible;   /* syscalls through a trap gate run with IF=1 and
+			    * the timer preempts them (xv6) */
 };
 
 extern struct proc proc_table[NPROC];

@@ -17,7 +17,10 @@ static void install(const struct proc_variant *v, const void *syscall_entry,
 {
 	proc_variant = *v;
 	proc_setup();
-	idt_set_gate(VEC_PROC_SYSCALL, syscall_entry, GATE_INTERRUPT, 3, 0);
+	/* A trap gate leaves IF as ring 3 had it (on): the syscall runs
+	 * preemptible, as xv6's do. */
+	idt_set_gate(VEC_PROC_SYSCALL, syscall_entry,
+		     v->preemptible ? GATE_TRAP : GATE_INTERRUPT, 3, 0);
 	idt_install(VEC_TIMER, timer_entry);
 }
 
@@ -39,6 +42,16 @@ static void in_proc_own_cr3(void)
 static void in_proc_same_va(void)
 {
 	install(&(struct proc_variant){ .own_cr3 = 1, .same_va = 1,
+					.exec_and_signals = 1 },
+		isr_proc_syscall, isr_proc_timer);
+}
+
+/* Syscalls run with interrupts on (a trap gate), and the timer preempts
+ * them: timer runs nest in syscall runs, on the per-process kernel stacks,
+ * and switch processes from there. */
+static void in_proc_preemptible(void)
+{
+	install(&(struct proc_variant){ .own_cr3 = 1, .preemptible = 1,
 					.exec_and_signals = 1 },
 		isr_proc_syscall, isr_proc_timer);
 }
@@ -101,6 +114,7 @@ const struct scenario proc_scenarios[] = {
 	{ "proc-one-space", sc_proc, in_proc_one_space },
 	{ "proc-own-cr3", sc_proc, in_proc_own_cr3 },
 	{ "proc-same-va", sc_proc, in_proc_same_va },
+	{ "proc-preemptible", sc_proc, in_proc_preemptible },
 #ifdef __x86_64__
 	{ "proc-entry-stack", sc_proc, in_proc_entry_stack },
 #endif

@@ -56,7 +56,8 @@ def static_problems(scenario):
 
 def test_every_proc_scenario_as_expected(report):
     arch, cpus, scenarios, proc = report
-    names = {"proc-one-space", "proc-own-cr3", "proc-same-va", "bad-proc-syscall-rbx", SWITCH[arch],
+    names = {"proc-one-space", "proc-own-cr3", "proc-same-va", "proc-preemptible",
+             "bad-proc-syscall-rbx", SWITCH[arch],
              "bad-proc-other-trapframe"} | ({"proc-entry-stack"} if arch == "x86_64" else set())
     assert set(scenarios) == names
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -65,7 +66,7 @@ def test_every_proc_scenario_as_expected(report):
 
 
 @pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3", "proc-same-va",
-                                  "proc-entry-stack"])
+                                  "proc-preemptible", "proc-entry-stack"])
 def test_correct_process_model_has_no_problem(report, name):
     arch, cpus, scenarios, _ = report
     if name not in scenarios:
@@ -84,10 +85,18 @@ def test_correct_process_model_has_no_problem(report, name):
         # exits no run owns are at most the processes' first starts
         assert trace["lost_runs"] == 0 and trace["open_runs"] == NPROC
         assert trace["unmatched_exits"] + trace["exits_without_entry"] <= NPROC
-    # nothing nests: every entry comes from ring 3 or the idle loop, whatever
-    # the open runs on the kernel stacks next door
-    assert timer["max_depth"] == 0 and syscall["max_depth"] == 0
-    [line] = [line for line in scenario["serial_tail"] if line.startswith("proc: ")]
+    # nothing nests but the timer in proc-preemptible's syscalls: every other
+    # entry comes from ring 3 or the idle loop, whatever the open runs on the
+    # kernel stacks next door; and no handler is said to enable interrupts
+    assert timer["max_depth"] == (1 if name == "proc-preemptible" else 0)
+    assert syscall["max_depth"] == 0
+    assert run_findings(scenario, "interrupts-enabled-in-handler") == []
+    if name == "proc-preemptible":
+        [line] = [line for line in scenario["serial_tail"]
+                  if line.startswith("proc: ") and line.endswith(" in kernel code")]
+        assert int(re.search(r"(\d+) preemptions", line).group(1)) > 0
+    [line] = [line for line in scenario["serial_tail"]
+              if line.startswith("proc: ") and "migrations" in line]
     migrations = int(re.search(r"(\d+) migrations", line).group(1))
     if cpus == 1:
         assert migrations == 0
@@ -95,7 +104,8 @@ def test_correct_process_model_has_no_problem(report, name):
         assert migrations > 0 and {r["cpu"] for r in scenario["runs"]} == {0, 1}
 
 
-@pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3", "proc-same-va"])
+@pytest.mark.parametrize("name", ["proc-one-space", "proc-own-cr3", "proc-same-va",
+                                  "proc-preemptible"])
 def test_syscall_results_exec_and_signals_are_information(report, name):
     arch, cpus, scenarios, _ = report
     scenario = scenarios[name]
