@@ -61,6 +61,7 @@ def last_loop(serial: Path) -> int:
 def measure_alone(append, seconds, workdir):
     """Loops per second with QEMU alone, counted from the first progress line."""
     serial = workdir / "alone.log"
+    serial.unlink(missing_ok=True)
     qemu = subprocess.Popen(["qemu-system-x86_64", "-m", "512M", "-smp", "2,sockets=2",
                              "-kernel", str(LINUX / "vmlinuz"), "-initrd",
                              str(LINUX / "initramfs.cpio"), "-append", append,
@@ -105,7 +106,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20, help="wall time per measurement")
-    parser.add_argument("--every", type=int, default=5, help="loops per progress line")
+    parser.add_argument("--every", type=int, default=1,
+                        help="loops per progress line (1: traced runs make a few loops at most)")
     parser.add_argument("--qemu-arg", action="append", default=[],
                         help="extra QEMU argument for the isrdbg runs (e.g. -icount)")
     parser.add_argument("--configs", default=",".join(DEFAULTS),

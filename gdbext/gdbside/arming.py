@@ -279,6 +279,10 @@ class Registry:
         except IsrError as error:
             result = plan(None, self.vectors, unavailable=str(error))
         self.pending = result.pending
+        if view is not None:    # what traced handlers are compared with (Tracking._plan_cuts)
+            TRACKING.references = list(dict.fromkeys(
+                g.handler for g in view.gates
+                if g.valid and g.handler is not None and g.handler not in result.armed))
         # handlers whose vectors only record: the trace plugin's, when QEMU loaded it
         self.plugin = ENGINE.take({address: vectors for address, vectors in result.armed.items()
                                    if all(self.vectors[v].mode in (RECORD, TRACE)

@@ -7,9 +7,9 @@ from collections import Counter
 
 import gdb
 
-from gdbext.analysis.cfg import explore
+from gdbext.analysis.cfg import explore, successors
 from gdbext.errors import IsrError
-from gdbext.tracking.breakpoint_plan import ExitArming, exit_strategy, exits_to_arm
+from gdbext.tracking.breakpoint_plan import ExitArming, exit_strategy, exits_to_arm, tail_cut
 from gdbext.tracking.judge import ExitObservation
 from gdbext.tracking.plugin_events import iret_words
 from gdbext.analysis.restored import explain_changes
@@ -22,6 +22,8 @@ from gdbext.gdbside.state import ENTRIES, INTERRUPTS, TARGET, TRACKER, TRACKER_L
 MAX_RETURN_WATCHES = 64
 # Handlers analysed when armed (see Tracking.prepare); more wait for their first entry.
 PREPARE_LIMIT = 16
+# Untraced handlers analysed at most to find the code a traced one shares (see _plan_cuts).
+REFERENCE_TRIES = 4
 
 
 def _bits():
@@ -85,7 +87,33 @@ class ReturnWatch(gdb.Breakpoint):
             return stop
 
 
-TRACKING_BREAKPOINTS = (ExitBreakpoint, ReturnWatch)
+class CutBreakpoint(gdb.Breakpoint):
+    """Internal breakpoint where a handler's own code hands over to a return
+    path other code shares (gdbext.tracking.breakpoint_plan.tail_cut): the
+    run reaching it may leave through the shared exit from now on, so the
+    exit is armed now rather than for the whole run."""
+
+    def __init__(self, address, handlers, tracking, hardware=False):
+        super().__init__(f"*{address:#x}", type=breakpoint_type(hardware), internal=True)
+        self.address = address
+        self.handlers = set(handlers)
+        self.hardware = hardware
+        self.tracking = tracking
+
+    def stop(self):
+        if self.tracking.cut_points.get(self.address) is not self:
+            return False
+        with TARGET.stopped_in_breakpoint():
+            try:
+                self.tracking.leave(self.handlers)
+            except KeyboardInterrupt:
+                return self.tracking.interrupt()
+            if INTERRUPTS.pending():
+                return self.tracking.interrupt()
+        return False
+
+
+TRACKING_BREAKPOINTS = (ExitBreakpoint, ReturnWatch, CutBreakpoint)
 
 
 class Tracking:
@@ -103,6 +131,11 @@ class Tracking:
         self.while_open = {}      # exit address -> why it is armed only while a run is open
         self.exit_runs = Counter()     # exit address -> runs it closed
         self.exit_outside = Counter()  # exit address -> stops it took that closed no run
+        self.cuts = {}            # handler -> its tail_cut addresses (None: it has none)
+        self.cut_points = {}      # address -> CutBreakpoint
+        self.leaving = set()      # sequences of open runs past their handler's cut
+        self.references = []      # handlers of untraced gates (set by arming; see _plan_cuts)
+        self.reference_code = {}  # handler -> HandlerCode, analysed only to compare with
         self.interrupted = False  # the last stop is a Ctrl-C caught in a stop()
         self.retire = None        # callable(bp): delete at the next real stop (set by arming)
         self.placed = None        # callable(): new breakpoints were set (see adjacent; arming)
@@ -199,6 +232,7 @@ class Tracking:
         code = self.analysis(handler, bits)
         if code is before and all(address in self.exits for address, _ in code.exits):
             return code     # analysed, armed and planned already (what every entry finds)
+        self.cuts.pop(handler, None)    # its code changed: its cut is found again
         new = [(address, kind) for address, kind in code.exits if address not in self.exits]
         if new:
             taken = breakpoint_addresses() | {address for address, _ in new}
@@ -227,7 +261,75 @@ class Tracking:
         strategy = self._strategy(address)
         if strategy.while_open and address not in self.while_open:
             self.while_open[address] = strategy.reason
+        if strategy.while_open:
+            self._plan_cuts(address)
         return strategy
+
+    def _plan_cuts(self, exit):
+        """For each handler leaving through ``exit`` (armed while a run is
+        open): the instructions where its own code hands over to code it
+        shares with another handler (tail_cut), compared with another traced
+        handler that exits there, or else with an untraced gate's handler."""
+        users = self._exit_users(exit)
+        for handler in users:
+            if handler in self.cuts or not self.covers(handler):
+                continue
+            other = next((self.code[h] for h in users if h != handler), None) \
+                or self._reference(exit, handler)
+            code = self.code[handler]
+            cut = None
+            if other is not None:
+                cut = tail_cut({a: successors(i) for a, i in code.insns.items()}, handler,
+                               set(other.insns),
+                               {a for a, i in code.insns.items() if i.mnemonic.startswith("call")})
+            self.cuts[handler] = cut
+            if cut:
+                self._place_cut(handler, cut)
+
+    def _reference(self, exit, handler):
+        """The code of an untraced gate's handler that exits at ``exit`` too."""
+        tries = 0
+        for candidate in self.references:
+            if candidate == handler or tries >= REFERENCE_TRIES:
+                continue
+            code = self.reference_code.get(candidate)
+            if code is None:
+                tries += 1
+                try:
+                    code = explore(TARGET.read_memory, candidate, self.code[handler].bits)
+                except IsrError:
+                    continue
+                self.reference_code[candidate] = code
+            if any(a == exit for a, _ in code.exits):
+                return code
+        return None
+
+    def _place_cut(self, handler, cut):
+        # runs of the handler open now may be past the cut already
+        with TRACKER_LOCK:
+            self.leaving.update(r.sequence for r in TRACKER.open.values() if r.handler == handler)
+        taken = breakpoint_addresses() | set(cut)
+        for address in cut:
+            bp = self.cut_points.get(address)
+            if bp is None:
+                self.cut_points[address] = CutBreakpoint(address, (handler,), self,
+                                                         crowded(address, taken))
+            else:
+                bp.handlers.add(handler)
+        self._placed()
+
+    def leave(self, handlers):
+        """A run of one of ``handlers`` reached its cut on this CPU: the
+        innermost one running here, or, when none is known to run here (it
+        moved CPUs), every open run of them."""
+        with TRACKER_LOCK:
+            mine = [r for r in TRACKER.running.get(TARGET.cpu, []) if r.handler in handlers]
+            if mine:
+                self.leaving.add(mine[-1].sequence)
+            else:
+                self.leaving.update(r.sequence for r in TRACKER.open.values()
+                                    if r.handler in handlers)
+        self.arm_exits()
 
     def arm_exits(self):
         """Put each exit armed only while a run is open in the target exactly
@@ -236,7 +338,11 @@ class Tracking:
         if not self.while_open:
             return
         with TRACKER_LOCK:
-            handlers = {run.handler for run in TRACKER.open.values()}
+            runs = list(TRACKER.open.values())
+        self.leaving &= {run.sequence for run in runs}
+        # a run whose handler has a cut needs its exits only once past it
+        handlers = {run.handler for run in runs
+                    if not self.cuts.get(run.handler) or run.sequence in self.leaving}
         exits_of = {h: [a for a, _ in self.code[h].exits] if self.covers(h) else None
                     for h in handlers if h in self.code}
         needed = exits_to_arm(self.while_open, handlers, exits_of)
@@ -252,10 +358,11 @@ class Tracking:
             strategy = self._strategy(address)
             vectors = sorted({v for h in self._exit_users(address)
                               for v in self.armed_handlers[h]})
+            cuts = sorted({a for h in self._exit_users(address) for a in self.cuts.get(h) or ()})
             found.append(ExitArming(address, bp.kind, tuple(vectors), strategy.while_open,
                                     strategy.reason, bp.is_valid() and bp.enabled,
                                     self.exit_runs[address], self.exit_outside[address],
-                                    symbolize(address)))
+                                    symbolize(address), tuple(cuts)))
         return tuple(found)
 
     def _watch_return(self, address):
@@ -390,6 +497,13 @@ class Tracking:
         for address in [a for a in self.exits if a not in needed]:
             delete(self.exits.pop(address))
             self.while_open.pop(address, None)
+        for handler in [h for h in self.cuts if h not in keep]:
+            for address in self.cuts.pop(handler) or ():
+                bp = self.cut_points.get(address)
+                if bp is not None:
+                    bp.handlers.discard(handler)
+                    if not bp.handlers:
+                        delete(self.cut_points.pop(address))
         self.arm_exits()
         if not keep:
             for address in list(self.returns):

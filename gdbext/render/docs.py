@@ -146,7 +146,8 @@ def arming_report(doc) -> ArmingReport:
                         tuple(doc["deleted"]),
                         tuple(ExitArming(_int(e["address"]), e["kind"], tuple(e["vectors"]),
                                          e["while_open"], e["reason"], e["armed"], e["runs"],
-                                         e["outside"], e["symbol"])
+                                         e["outside"], e["symbol"],
+                                         tuple(_int(a) for a in e.get("cuts", ())))
                               for e in doc.get("exits", ())))
 
 

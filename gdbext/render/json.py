@@ -190,7 +190,8 @@ def exit_arming_dict(exit) -> Dict[str, Any]:
     return {"address": hex_or_none(exit.address), "kind": exit.kind,
             "vectors": list(exit.vectors), "while_open": exit.while_open,
             "reason": exit.reason, "armed": exit.armed, "runs": exit.runs,
-            "outside": exit.outside, "symbol": exit.symbol}
+            "outside": exit.outside, "symbol": exit.symbol,
+            "cuts": [hex_or_none(a) for a in exit.cuts]}
 
 
 def breakpoints_doc(report) -> Dict[str, Any]:

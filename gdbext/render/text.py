@@ -398,6 +398,9 @@ def render_exit_arming(exit, style: Style = PLAIN) -> str:
     where = f" {style('symbol', name)}" if name else ""
     of = f" of vector {describe_vectors(exit.vectors)}" if exit.vectors else ""
     how = "armed while a run is open" if exit.while_open else "always armed"
+    if exit.while_open and exit.cuts:
+        how = ("armed while a run is past its handler's own code (" +
+               ", ".join(f"{a:#x}" for a in exit.cuts) + ")")
     now = ("" if not exit.while_open else ", in the target now" if exit.armed
            else ", not in the target now")
     return (f"exit {exit.address:#x}{where} ({exit.kind}){of}: {how} ({exit.reason}{now}); "

@@ -132,6 +132,27 @@ def exits_to_arm(while_open: Iterable[int], open_handlers: Iterable[int],
     return needed
 
 
+def tail_cut(successors: Mapping[int, Iterable[int]], entry: int, shared: Set[int],
+             calls: Set[int]) -> Optional[Set[int]]:
+    """Where a handler's own code hands over to code other handlers run too
+    (Linux's `jmp error_return` after exc_page_fault): the handler's
+    instructions (``successors``: address -> where execution goes next) that
+    are not ``shared`` and lead into shared code.  Every path from the entry
+    to a shared exit passes one, so a shared exit need only be armed from
+    there.  None when there is no such point worth a breakpoint: the entry
+    is shared already, or the shared part the handler reaches makes a call
+    (an IRQ stub's common code runs the whole handler: no shorter than from
+    the entry)."""
+    if entry in shared:
+        return None
+    tail = {a for a in successors if a in shared}
+    cut = {a for a, nexts in successors.items()
+           if a not in shared and any(n in shared for n in nexts)}
+    if not cut or tail & calls:
+        return None
+    return cut
+
+
 @dataclass(frozen=True)
 class ExitArming:
     """One exit breakpoint of the traced handlers, for info isr-breakpoints."""
@@ -145,6 +166,7 @@ class ExitArming:
     runs: int = 0                  # runs it closed
     outside: int = 0               # stops it took that closed no traced run
     symbol: Optional[str] = None
+    cuts: Tuple[int, ...] = ()     # armed from these instructions on (see tail_cut)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """When an exit breakpoint of a traced handler is in the target: always, or
 only while one of the runs that may leave through it is open (issue 17)."""
 
-from gdbext.tracking.breakpoint_plan import OUTSIDE_EVIDENCE, exit_strategy, exits_to_arm
+from gdbext.tracking.breakpoint_plan import OUTSIDE_EVIDENCE, exit_strategy, exits_to_arm, tail_cut
 
 
 def test_an_exit_of_one_handler_taken_by_its_runs_only_stays_armed():
@@ -46,3 +46,25 @@ def test_a_run_whose_exits_are_not_all_known_may_leave_through_any():
     exits_of = {0x100: [0x900], 0x200: None}
     assert exits_to_arm({0x900, 0x3f0}, [0x200], exits_of) == {0x900, 0x3f0}
     assert exits_to_arm({0x900, 0x3f0}, [0x400], exits_of) == {0x900, 0x3f0}   # not analysed
+
+
+# A #PF-like handler: entry 0x10 -> call (summarised) -> 0x18 `jmp 0x100`,
+# the common return path 0x100 -> 0x104 -> 0x108 iretq, which an IRQ stub
+# (0x40 -> jmp 0x200, whose common code calls, then jmp 0x100) shares too.
+PF = {0x10: [0x15], 0x15: [0x18], 0x18: [0x100], 0x100: [0x104], 0x104: [0x108], 0x108: []}
+STUB = {0x40: [0x200], 0x200: [0x205], 0x205: [0x20a], 0x20a: [0x100], 0x100: [0x104],
+        0x104: [0x108], 0x108: []}
+
+
+def test_the_cut_is_where_the_handler_jumps_into_the_shared_return_path():
+    shared = set(PF) & set(STUB)
+    assert tail_cut(PF, 0x10, shared, calls={0x15, 0x205}) == {0x18}
+
+
+def test_no_cut_when_the_shared_part_runs_the_handler_or_the_entry_is_shared():
+    # the stub's common code (0x200-0x20a) calls the real handler: from its
+    # jump there to the exit is the whole run
+    shared = set(STUB) & ({0x200, 0x205, 0x20a} | set(PF))
+    assert tail_cut(STUB, 0x40, shared, calls={0x205}) is None
+    assert tail_cut(PF, 0x10, set(PF), calls=set()) is None
+    assert tail_cut(PF, 0x10, set(), calls=set()) is None     # nothing shared: nothing to cut

@@ -92,7 +92,7 @@ def arming_report():
         VectorArming(34, "watch", False, None, 2, 0x101000, "isr_default+0"),
         VectorArming(0x41, "break", True, None, reason="gate not present")), deleted=(3,),
         exits=(ExitArming(0x101200, "iret", (33, 34), True, "shared by 2 traced handlers "
-                          "(2 vectors)", False, 40, 3, "isr_common+16"),))
+                          "(2 vectors)", False, 40, 3, "isr_common+16", (0x101100,)),))
 
 
 def test_breakpoints_drawn_from_their_document():
@@ -105,9 +105,9 @@ def test_breakpoints_drawn_from_their_document():
         "vector 65 Interrupt: pending (gate not present)"])
     assert render_document(doc, command="info isr-breakpoints") == render_arming_table(report)
     assert render_arming_table(report).splitlines()[-1] == (
-        "exit 0x101200 isr_common+16 (iret) of vector 33-34: armed while a run is open "
-        "(shared by 2 traced handlers (2 vectors), not in the target now); 40 runs closed, "
-        "3 stops outside traced runs")
+        "exit 0x101200 isr_common+16 (iret) of vector 33-34: armed while a run is past its "
+        "handler's own code (0x101100) (shared by 2 traced handlers (2 vectors), not in the "
+        "target now); 40 runs closed, 3 stops outside traced runs")
     assert render_document(doc, command="isr-delete") == ""
 
 
