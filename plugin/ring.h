@@ -88,6 +88,7 @@
 #define F_MAPPED_Q1         (1u << 1)   /* the u64 at RSP+8 */
 #define F_MAPPED_D0         (1u << 2)   /* the u32 at RSP */
 #define F_MAPPED_D1         (1u << 3)   /* the u32 at RSP+4 */
+#define F_LONG_MODE         (1u << 4)   /* long mode: the u32 words were not probed */
 
 #define DEFAULT_SLOTS       32768       /* ~1 KiB each: 32 MiB, some seconds of a busy kernel */
 #define STACK_ABOVE         64          /* error code + 5 words, and some */

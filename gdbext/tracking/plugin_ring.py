@@ -55,7 +55,7 @@ KIND_ENTRY, KIND_EXIT = 1, 2
 # record fields (plugin/ring.h R_*)
 R_SEQ, R_PC, R_TAG, R_CPU, R_FLAGS, R_STACK_LEN, R_STACK_ADDR, R_KIND = 0, 8, 16, 20, 24, 28, 32, 40
 
-F_MAPPED_Q0, F_MAPPED_Q1, F_MAPPED_D0, F_MAPPED_D1 = 1, 2, 4, 8
+F_MAPPED_Q0, F_MAPPED_Q1, F_MAPPED_D0, F_MAPPED_D1, F_LONG_MODE = 1, 2, 4, 8, 16
 _RECORD_HEAD = struct.Struct("<QIIIIQI")       # R_PC .. R_KIND
 
 
@@ -106,8 +106,10 @@ class Record:
         if sp is None:
             return None
         found = None
-        for offset, size, flag in ((0, 8, F_MAPPED_Q0), (8, 8, F_MAPPED_Q1),
-                                   (0, 4, F_MAPPED_D0), (4, 4, F_MAPPED_D1)):
+        probes = ((0, 8, F_MAPPED_Q0), (8, 8, F_MAPPED_Q1))
+        if not self.flags & F_LONG_MODE:    # (in long mode the 32-bit words were not probed)
+            probes += ((0, 4, F_MAPPED_D0), (4, 4, F_MAPPED_D1))
+        for offset, size, flag in probes:
             try:
                 word = int.from_bytes(self.read(sp + offset, size), "little")
             except TargetMemoryError:

@@ -58,20 +58,24 @@ def test_linux_traced_by_the_plugin_is_judged_without_a_finding(linux, monkeypat
     problems = {rule: n for row in doc["per_vector"] for rule, n in row["findings"].items()
                 if RULES[rule].severity != "info"}
     assert problems == {}, result.stdout[-5000:]
-    assert doc["runs"] >= 500
+    assert doc["runs"] >= 500, result.stdout[-3000:]
     assert doc["engine"]["name"] == "plugin"
     # the ring holds seconds of events; a GDB starved of CPU (a loaded machine)
     # may still fall behind, and then every loss is counted and said, never silent
     dropped = doc["engine"]["dropped"]
     assert dropped == 0 or f"{dropped} lost to a full ring" in result.stdout
     # entries are (nearly) all paired; unpaired exits all return to user mode
-    assert doc["lost_runs"] <= doc["runs"] // 100
+    assert doc["lost_runs"] <= doc["runs"] // 100, result.stdout[-3000:]
     line = next(l for l in result.stdout.splitlines() if l.startswith("UNPAIRED_EXITS"))
     unpaired = eval(line.split(" ", 1)[1])       # a dict literal printed by GDB's Python
-    assert set(unpaired) <= {"user"}, unpaired
+    report = result.stdout[-3000:]
     assert sum(unpaired.values()) == doc["unmatched_exits"] + doc["exits_without_entry"]
-    # most are returns from syscalls, told apart from unpaired runs
-    assert doc["exits_without_entry"] > doc["unmatched_exits"], unpaired
-    assert doc["unpaired_share"] < 0.02, (doc["unmatched"], doc["runs"])
+    # most are returns from syscalls, told apart from unpaired runs (a full
+    # ring, on a starved machine, leaves exits whose entry it lost: unpaired)
+    if dropped == 0:
+        assert set(unpaired) <= {"user"}, (unpaired, report)
     assert "exits with no traced entry (returns from syscall/sysenter or from code not " \
-        f"entered by an interrupt): {doc['exits_without_entry']}" in result.stdout
+        f"entered by an interrupt): {doc['exits_without_entry']}" in result.stdout, report
+    if dropped == 0:
+        assert doc["exits_without_entry"] > doc["unmatched_exits"], (unpaired, report)
+        assert doc["unpaired_share"] < 0.02, report

@@ -6,10 +6,9 @@ import struct
 import pytest
 
 from gdbext.errors import TargetMemoryError
-from gdbext.tracking.plugin_ring import (F_MAPPED_Q0, H_APPLIED_GEN, H_CALLBACK_NS, H_DROPPED,
-                                H_HEAD, H_RECORDED,
-                                H_TAIL, H_WATCH_COUNT, KIND_ENTRY, KIND_EXIT, R_SEQ, Ring,
-                                RingError, Watch)
+from gdbext.tracking.plugin_ring import (F_LONG_MODE, F_MAPPED_Q0, H_APPLIED_GEN, H_CALLBACK_NS,
+                                         H_DROPPED, H_HEAD, H_RECORDED, H_TAIL, H_WATCH_COUNT,
+                                         KIND_ENTRY, KIND_EXIT, R_SEQ, Ring, RingError, Watch)
 
 HEADER_SIZE, MAX_WATCH, WATCH_SIZE = 4096, 4096, 16
 R_REGS, REG_BYTES, STACK_BYTES = 48, 640, 512
@@ -239,3 +238,16 @@ def test_the_header_offsets_are_those_of_plugin_ring_h():
     mirrored = {name: getattr(plugin_ring, name) for name in offsets if hasattr(plugin_ring, name)}
     assert mirrored == {name: offsets[name] for name in mirrored}
     assert len(mirrored) >= 25
+
+
+@pytest.mark.parametrize("long_mode, low_half", [(True, None), (False, False)])
+def test_in_long_mode_the_32_bit_words_were_not_probed(long_mode, low_half):
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    rip = 0xFFFFFFFF81001234
+    flags = F_MAPPED_Q0 | (F_LONG_MODE if long_mode else 0)
+    plugin.record(0x103000, 7, {"rsp": 0x7FD8}, 0x7FD8, frame(rip, 0x10, 0x202, 0x8000, 0x18),
+                  flags=flags)
+    (record,) = ring.drain()
+    assert record.mapped(rip) is True
+    assert record.mapped(rip & 0xFFFFFFFF) is low_half     # unknown, not "unmapped"
