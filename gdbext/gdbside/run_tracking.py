@@ -11,6 +11,7 @@ from gdbext.analysis.cfg import explore, successors
 from gdbext.errors import IsrError
 from gdbext.tracking.breakpoint_plan import ExitArming, exit_strategy, exits_to_arm, tail_cut
 from gdbext.tracking.judge import ExitObservation
+from gdbext.tracking.tracker import PTI_USER_BIT, address_space
 from gdbext.tracking.plugin_events import iret_words
 from gdbext.analysis.restored import explain_changes
 from gdbext.analysis.static_check import Analyzer
@@ -105,7 +106,10 @@ class CutBreakpoint(gdb.Breakpoint):
             return False
         with TARGET.stopped_in_breakpoint():
             try:
-                self.tracking.leave(self.handlers)
+                cr3 = TARGET.registers(("cr3",), optional=True, at=self.address).get("cr3")
+                self.tracking.leave(self.handlers, cr3)
+            except IsrError:
+                return False
             except KeyboardInterrupt:
                 return self.tracking.interrupt()
             if INTERRUPTS.pending():
@@ -132,8 +136,10 @@ class Tracking:
         self.exit_runs = Counter()     # exit address -> runs it closed
         self.exit_outside = Counter()  # exit address -> stops it took that closed no run
         self.cuts = {}            # handler -> its tail_cut addresses (None: it has none)
+        self.recut = set()        # handlers whose cut is to be found (again) in new code
         self.cut_points = {}      # address -> CutBreakpoint
-        self.leaving = set()      # sequences of open runs past their handler's cut
+        self.leaving = {}         # sequence of an open run past its handler's cut -> the
+                                  # CPUs it may have passed it on (None: not seen; _count_exit)
         self.references = []      # handlers of untraced gates (set by arming; see _plan_cuts)
         self.reference_code = {}  # handler -> HandlerCode, analysed only to compare with
         self.interrupted = False  # the last stop is a Ctrl-C caught in a stop()
@@ -232,7 +238,7 @@ class Tracking:
         code = self.analysis(handler, bits)
         if code is before and all(address in self.exits for address, _ in code.exits):
             return code     # analysed, armed and planned already (what every entry finds)
-        self.cuts.pop(handler, None)    # its code changed: its cut is found again
+        self.recut.add(handler)         # new code (first analysis, or the IDT/GDT changed)
         new = [(address, kind) for address, kind in code.exits if address not in self.exits]
         if new:
             taken = breakpoint_addresses() | {address for address, _ in new}
@@ -272,8 +278,10 @@ class Tracking:
         handler that exits there, or else with an untraced gate's handler."""
         users = self._exit_users(exit)
         for handler in users:
-            if handler in self.cuts or not self.covers(handler):
+            if (handler in self.cuts and handler not in self.recut) or not self.covers(handler):
                 continue
+            self.recut.discard(handler)
+            prior = self.cuts.get(handler)
             other = next((self.code[h] for h in users if h != handler), None) \
                 or self._reference(exit, handler)
             code = self.code[handler]
@@ -284,7 +292,7 @@ class Tracking:
                                {a for a, i in code.insns.items() if i.mnemonic.startswith("call")})
             self.cuts[handler] = cut
             if cut:
-                self._place_cut(handler, cut)
+                self._place_cut(handler, cut, runs_past=cut != prior)
 
     def _reference(self, exit, handler):
         """The code of an untraced gate's handler that exits at ``exit`` too."""
@@ -304,10 +312,14 @@ class Tracking:
                 return code
         return None
 
-    def _place_cut(self, handler, cut):
-        # runs of the handler open now may be past the cut already
-        with TRACKER_LOCK:
-            self.leaving.update(r.sequence for r in TRACKER.open.values() if r.handler == handler)
+    def _place_cut(self, handler, cut, runs_past=True):
+        """Breakpoints on ``cut``; ``runs_past``: the runs of ``handler`` open
+        now may be past it already (it is new), so their exits are armed."""
+        if runs_past:
+            with TRACKER_LOCK:
+                for run in TRACKER.open.values():
+                    if run.handler == handler:
+                        self.leaving.setdefault(run.sequence, set()).add(None)
         taken = breakpoint_addresses() | set(cut)
         for address in cut:
             bp = self.cut_points.get(address)
@@ -318,17 +330,23 @@ class Tracking:
                 bp.handlers.add(handler)
         self._placed()
 
-    def leave(self, handlers):
-        """A run of one of ``handlers`` reached its cut on this CPU: the
-        innermost one running here, or, when none is known to run here (it
-        moved CPUs), every open run of them."""
+    def leave(self, handlers, cr3=None):
+        """A run of one of ``handlers`` reached its cut on this CPU, in the
+        address space ``cr3``: of their open runs in that space (all of them
+        when none is), the innermost one running on this CPU, or else all of
+        them (it slept in the handler and moved CPUs; meanwhile another
+        task's run may have taken this CPU's place).  Marking too many only
+        keeps the shared exit armed until this CPU's next stop there;
+        marking too few would miss an exit."""
+        cpu = TARGET.cpu
+        space = address_space(cr3)
         with TRACKER_LOCK:
-            mine = [r for r in TRACKER.running.get(TARGET.cpu, []) if r.handler in handlers]
-            if mine:
-                self.leaving.add(mine[-1].sequence)
-            else:
-                self.leaving.update(r.sequence for r in TRACKER.open.values()
-                                    if r.handler in handlers)
+            runs = [r for r in TRACKER.open.values() if r.handler in handlers]
+            candidates = [r for r in runs if r.space is None or space is None
+                          or (r.space | PTI_USER_BIT) == (space | PTI_USER_BIT)] or runs
+            here = [r for r in TRACKER.running.get(cpu, []) if r in candidates]
+            for run in here[-1:] or candidates:
+                self.leaving.setdefault(run.sequence, set()).add(cpu)
         self.arm_exits()
 
     def arm_exits(self):
@@ -339,7 +357,8 @@ class Tracking:
             return
         with TRACKER_LOCK:
             runs = list(TRACKER.open.values())
-        self.leaving &= {run.sequence for run in runs}
+        open_now = {run.sequence for run in runs}
+        self.leaving = {s: c for s, c in self.leaving.items() if s in open_now and c}
         # a run whose handler has a cut needs its exits only once past it
         handlers = {run.handler for run in runs
                     if not self.cuts.get(run.handler) or run.sequence in self.leaving}
@@ -424,7 +443,17 @@ class Tracking:
 
     def _count_exit(self, address, run):
         """Count the stop at an exit breakpoint; one taken outside traced runs
-        may change its strategy; re-arm the exits armed while a run is open."""
+        may change its strategy; re-arm the exits armed while a run is open.
+        A stop at a shared exit also ends what the cuts passed on this CPU
+        asked for: from a cut the CPU runs straight to the exit (tail_cut's
+        shared part makes no call; the return path runs with interrupts
+        off), so a run marked there that this stop did not close left in a
+        way the tracker does not pair (a rewritten frame...): it would keep
+        the exit armed, stopping at every interrupt, until it is dropped."""
+        if address in self.while_open:
+            cpu = TARGET.cpu
+            for cpus in self.leaving.values():
+                cpus.discard(cpu)
         if run is None:
             self.exit_outside[address] += 1
             if address not in self.while_open:
