@@ -332,20 +332,20 @@ class Tracking:
 
     def leave(self, handlers, cr3=None):
         """A run of one of ``handlers`` reached its cut on this CPU, in the
-        address space ``cr3``: of their open runs in that space (all of them
-        when none is), the innermost one running on this CPU, or else all of
-        them (it slept in the handler and moved CPUs; meanwhile another
-        task's run may have taken this CPU's place).  Marking too many only
-        keeps the shared exit armed until this CPU's next stop there;
-        marking too few would miss an exit."""
+        address space ``cr3``: all their open runs in that space (all of them
+        when none is).  Not only the innermost one the tracker has on this
+        CPU: a task that slept in the handler resumes here without a new
+        entry (a timer switched tasks, or it moved CPUs), and a run left
+        unmarked would miss its exit and stay open, stale, to be paired
+        with another run's exit.  Marking too many only keeps the shared
+        exit armed until those runs close."""
         cpu = TARGET.cpu
         space = address_space(cr3)
         with TRACKER_LOCK:
             runs = [r for r in TRACKER.open.values() if r.handler in handlers]
             candidates = [r for r in runs if r.space is None or space is None
                           or (r.space | PTI_USER_BIT) == (space | PTI_USER_BIT)] or runs
-            here = [r for r in TRACKER.running.get(cpu, []) if r in candidates]
-            for run in here[-1:] or candidates:
+            for run in candidates:
                 self.leaving.setdefault(run.sequence, set()).add(cpu)
         self.arm_exits()
 
@@ -428,7 +428,7 @@ class Tracking:
         except IsrError:
             return False
         if kind != "return" and address in self.exits:
-            self._count_exit(address, run)
+            self._count_exit(address, run, sp, regs.get("cr3"))
         if run is None:
             return False
         if run.handler not in self.armed_handlers and self.retire is not None:
@@ -441,19 +441,25 @@ class Tracking:
             return True
         return False
 
-    def _count_exit(self, address, run):
+    def _count_exit(self, address, run, sp=None, cr3=None):
         """Count the stop at an exit breakpoint; one taken outside traced runs
         may change its strategy; re-arm the exits armed while a run is open.
-        A stop at a shared exit also ends what the cuts passed on this CPU
-        asked for: from a cut the CPU runs straight to the exit (tail_cut's
-        shared part makes no call; the return path runs with interrupts
-        off), so a run marked there that this stop did not close left in a
-        way the tracker does not pair (a rewritten frame...): it would keep
-        the exit armed, stopping at every interrupt, until it is dropped."""
-        if address in self.while_open:
-            cpu = TARGET.cpu
-            for cpus in self.leaving.values():
-                cpus.discard(cpu)
+        A marked run whose own frame this iret pops (``sp``, in its address
+        space ``cr3``: Linux's entry stack holds every task's frame) has left
+        even if the tracker did not pair the exit (a rewritten frame...): its
+        mark ends, or it would keep the exit armed, stopping at every
+        interrupt, until it is dropped.  Nothing else ends a mark: the return path may
+        run with interrupts on (a trap gate), so another interrupt's exit
+        can come first, through the same shared code, on this CPU."""
+        if address in self.while_open and sp is not None:
+            space = address_space(cr3)
+            with TRACKER_LOCK:
+                popped = [r.sequence for r in TRACKER.open.values()
+                          if r.sequence in self.leaving and r.frame.rip_slot == sp
+                          and (r.space is None or space is None
+                               or (r.space | PTI_USER_BIT) == (space | PTI_USER_BIT))]
+            for sequence in popped:
+                self.leaving.pop(sequence, None)
         if run is None:
             self.exit_outside[address] += 1
             if address not in self.while_open:
