@@ -395,8 +395,8 @@ class Tracking:
             self.placed()
 
     def keep_apart(self, taken, delete):
-        """Replace each exit breakpoint and return watch that is a software
-        breakpoint with a breakpoint on the next byte (see adjacent)."""
+        """Replace each exit breakpoint, return watch and cut that is a
+        software breakpoint with a breakpoint on the next byte (see adjacent)."""
         for address, old in list(self.exits.items()):
             if not old.hardware and crowded(address, taken):
                 delete(old)
@@ -405,6 +405,10 @@ class Tracking:
             if not old.hardware and crowded(address, taken):
                 delete(old)
                 self.returns[address] = ReturnWatch(address, self, True)
+        for address, old in list(self.cut_points.items()):
+            if not old.hardware and crowded(address, taken):
+                delete(old)
+                self.cut_points[address] = CutBreakpoint(address, old.handlers, self, True)
         self.arm_exits()
 
     def on_exit(self, kind, address, mnemonic):
