@@ -16,6 +16,17 @@
  * then stores seq = tail + slots and tail + 1.  A producer that finds its
  * slot not yet consumed counts the event in `dropped` and writes nothing:
  * the ring never blocks the guest and never loses an event silently.
+ *
+ * Clean runs are folded (isrdbg_trace.c, "folding"): an entry whose watch has
+ * WATCH_FOLD is held back in the pending area instead of being written; when
+ * the very next event anywhere is its handler's iret on the same vCPU, popping
+ * the words the CPU pushed at the entry, with the same CR3 and every register
+ * but RIP, RSP and RFLAGS' non-IF bits unchanged, the pair is written as ONE
+ * KIND_CLEAN record: the entry's record plus the exit's tag, address, RSP and
+ * RFLAGS.  Any other event first writes the held entry as a normal entry
+ * record, so the order of events in the ring is unchanged.  While every vCPU
+ * is stopped GDB may take the held entry itself (H_PENDING_CPU: 0 = none held,
+ * else vCPU index + 1).
  */
 #ifndef ISRDBG_RING_H
 #define ISRDBG_RING_H
@@ -23,7 +34,7 @@
 #include <stdint.h>
 
 #define RING_MAGIC          "ISRDBGR1"
-#define RING_LAYOUT         1
+#define RING_LAYOUT         2
 #define HEADER_SIZE         4096
 #define MAX_WATCH           4096        /* watched addresses */
 #define WATCH_SIZE          16
@@ -57,7 +68,10 @@
 #define H_RECORDED          328         /* u64: events written */
 #define H_MEMORY_FAILED     336         /* u64: events whose stack was unreadable */
 #define H_CALLBACK_NS       344         /* u64: time the vCPUs spent in the plugin's callbacks */
+#define H_FOLDED            352         /* u64: clean runs written as one KIND_CLEAN record */
 #define H_TAIL              384         /* u64: next position GDB reads */
+#define H_PENDING_CPU       448         /* u32: the vCPU (+1) whose entry is held; 0: none */
+#define H_PENDING_OFFSET    456         /* u64: where the held entry record lies */
 #define H_REG_TABLE         512         /* MAX_REGS x {char name[16]; u32 offset; u32 size} */
 #define REG_ENTRY_SIZE      24
 
@@ -68,6 +82,9 @@
 /* watch table entry: u64 address, u32 tag (GDB's), u32 kind */
 #define KIND_ENTRY          1           /* stack from RSP up: the frame the CPU pushed */
 #define KIND_EXIT           2           /* stack around RSP: the frame iret pops, the save slots */
+#define KIND_CLEAN          3           /* a record only: an entry and its clean exit, folded */
+#define KIND_MASK           0xff        /* a watch's kind: the low byte ... */
+#define WATCH_FOLD          (1u << 8)   /* ... and, on an entry, GDB lets its clean runs fold */
 
 /* record fields */
 #define R_SEQ               0           /* u64: ring protocol */
@@ -77,8 +94,12 @@
 #define R_FLAGS             24          /* u32: F_* */
 #define R_STACK_LEN         28          /* u32: bytes valid at R_STACK */
 #define R_STACK_ADDR        32          /* u64: guest address of the first stack byte */
-#define R_KIND              40          /* u32: the watch's kind */
-#define R_REGS              48
+#define R_KIND              40          /* u32: the watch's kind (KIND_CLEAN: folded) */
+#define R_EXIT_TAG          44          /* u32: KIND_CLEAN: the exit's watch tag */
+#define R_EXIT_PC           48          /* u64: KIND_CLEAN: the exit instruction */
+#define R_EXIT_SP           56          /* u64: KIND_CLEAN: RSP at the exit */
+#define R_EXIT_FLAGS        64          /* u64: KIND_CLEAN: RFLAGS at the exit */
+#define R_REGS              72
 #define REG_BYTES           640         /* 35 scalars x 8 + 16 xmm x 16 fit */
 #define STACK_BYTES         512
 #define RECORD_SIZE         (R_REGS + REG_BYTES + STACK_BYTES)

@@ -32,6 +32,10 @@ class RegisterSet:
         return self.general + self.segments + self.bases + self.simd
 
     @cached_property
+    def tracked_names(self) -> frozenset:
+        return frozenset(self.tracked)
+
+    @cached_property
     def at_exit(self) -> Tuple[str, ...]:
         """What an exit reads: the tracked registers plus pc, sp, flags (and cs,
         ss), and CR3 (which address space the exit returns in)."""

@@ -17,6 +17,14 @@ posts a drain to GDB's event loop.  A drain while the guest runs reads
 nothing from the target: the records hold the memory the judge needs, and
 the handler analyses were made while the guest was stopped.
 
+Clean runs are cheap: the plugin folds a run whose exit changed nothing
+into one record (plugin/ring.h); the tracker counts it as a judged run
+without opening or judging it when the judge's own tests prove it has
+nothing to find (Tracker.clean_run), else the record is unfolded into the
+entry and exit records it stands for, fed as any.  The plugin
+holds back the latest entry to fold it: at every stop the engine takes that
+entry (the vCPUs are stopped), so that a stop sees every entry so far.
+
 Which engine: the plugin when QEMU loaded it (the launcher starts QEMU with
 it when QEMU's plugin API has register reads, version 4: QEMU 9.2+, and
 tells GDB the ring file in $ISRDBG_TRACE_RING; `isr-trace engine plugin
@@ -31,10 +39,12 @@ from collections import Counter
 import gdb
 
 from gdbext.errors import IsrError
-from gdbext.tracking.plugin_events import ENTRY, Site, Sites, entry_from, exit_from, read_word_from
-from gdbext.tracking.plugin_ring import (RING_ENV, STATE_REFUSED, STATE_RUNNING, SWITCH_ENV,
-                                RingFile)
+from gdbext.tracking.plugin_events import (ENTRY, Site, Sites, clean_exit_from, entry_from,
+                                           exit_from, read_word_from, unfold)
+from gdbext.tracking.plugin_ring import (KIND_CLEAN, RING_ENV, STATE_REFUSED, STATE_RUNNING,
+                                         SWITCH_ENV, RingFile)
 from gdbext.analysis.restored import explain_changes
+from gdbext.decode.snapshot import interrupted_context, pick, register_set
 
 from gdbext.gdbside.state import TRACKER, TRACKER_LOCK
 from gdbext.gdbside.run_tracking import TRACKING
@@ -65,6 +75,8 @@ class PluginEngine:
         self.undecoded = Counter()  # reason -> entry records not decoded
         self.events = 0             # records read
         self.entries = 0            # entries opened as runs
+        self.folded = 0             # clean runs the plugin folded into one record
+        self.folded_judged = 0      # of those, runs the tracker judged in full after all
         self.later = []             # (vectors, reason): disarm at the next stop
         self.stop_drain_seconds = 0.0
         self.draining_live = False  # a drain runs while the guest runs
@@ -136,7 +148,8 @@ class PluginEngine:
         counters = self.ring.counters()
         return {"name": PLUGIN, "ring": self.path, "api": self.ring.api_version,
                 "events": counters.recorded, "dropped": counters.dropped,
-                "pending": counters.pending, "undecoded": sum(self.undecoded.values())}
+                "pending": counters.pending, "undecoded": sum(self.undecoded.values()),
+                "folded": counters.folded, "folded_judged": self.folded_judged}
 
     # -- what the plugin watches ----------------------------------------------------------
     def take(self, candidates, view):
@@ -152,7 +165,7 @@ class PluginEngine:
     def _take(self, candidates, view):
         # what was recorded under the previous tables first; inside the
         # Registry's refresh, so a trace limit reached here disarms later
-        self._drain(live=True)
+        self._drain(live=True, take_held=True)
         taken = {}
         if view is not None:
             self.view = view
@@ -187,7 +200,9 @@ class PluginEngine:
         self.exit_owners = owners
         if self.ring is None:
             return
-        watches = self.sites.update(sites)
+        # every taken handler was analysed just now, and only records (never
+        # stops for a finding): nothing of a clean run needs more than its record
+        watches = self.sites.update(sites, fold=self.handlers)
         if watches != self.ring.watches():
             # only a change: each new table makes the plugin flush QEMU's translations
             self.ring.set_watches(watches)
@@ -204,9 +219,18 @@ class PluginEngine:
         """Feed every record in the ring to the tracker (GDB's thread; while
         the guest runs, as the watcher thread does: nothing touches GDB)."""
         with self.lock:
-            self._drain(live=_running())
+            running = _running()
+            self._drain(live=running, take_held=not running)
 
-    def _drain(self, live):
+    def drain_at_stop(self):
+        """drain(), the target stopped (a breakpoint's stop(): GDB may still
+        call its thread running): the plugin's held entry too."""
+        with self.lock:
+            self._drain(live=_running(), take_held=True)
+
+    def _drain(self, live, take_held=False):
+        """Feed the ring's records; ``take_held``: and then the entry the plugin
+        holds back to fold (only while every vCPU is stopped)."""
         if self.ring is None:
             return
         self.draining_live = live
@@ -216,15 +240,80 @@ class PluginEngine:
                 if not records:
                     break
                 for record in records:
-                    try:
-                        self._feed(record)
-                    except Exception as error:  # a bug of ours costs this record, counted
-                        self.undecoded[f"isrdbg internal error ({type(error).__name__}: "
-                                       f"{error})"] += 1
+                    self._feed_safely(record)
+            held = self.ring.take_held() if take_held else None
+            if held is not None:
+                self._feed_safely(held)
         finally:
             self.draining_live = False
 
+    def _feed_safely(self, record):
+        try:
+            if record.kind == KIND_CLEAN:
+                self._feed_clean(record)
+            else:
+                self._feed(record)
+        except Exception as error:  # a bug of ours costs this record, counted
+            self.undecoded[f"isrdbg internal error ({type(error).__name__}: "
+                           f"{error})"] += 1
+
+    def _feed_clean(self, record):
+        """A run the plugin folded: counted by the tracker without opening or
+        judging it when it proves the judge would find nothing
+        (Tracker.clean_run); otherwise its entry and exit are fed as any."""
+        self.folded += 1
+        run = self._count_clean(record)
+        if run is not None:
+            self.events += 2
+            self.entries += 1
+            for observer in TRACKING.observers:
+                observer(run)
+            return
+        self.folded_judged += 1
+        for unfolded in unfold(record):
+            self._feed(unfolded)
+
+    def _count_clean(self, record):
+        """The run a KIND_CLEAN record stands for, accounted as a judged run
+        with no finding; None when _feed would do anything else with it."""
+        exit_site = self.sites.site(record.exit[0])
+        site = self.sites.site(record.tag)
+        if site is None or not site.is_entry or exit_site is None or exit_site.is_entry or \
+                self.view is None or record.pc not in self.handlers or \
+                not self._closes_here(record.exit[1], record.pc):
+            return None
+        try:
+            entry, live = entry_from(record, self.view)
+        except IsrError:
+            return None
+        frame = entry.frame
+        regset = register_set(frame.bits)
+        # what Tracking.open_run makes of an entry
+        context = interrupted_context(pick(live, regset.tracked + ("ss",)), frame,
+                                      live.get("ss", 0))
+        observation = clean_exit_from(record, exit_site, frame.bits)
+        return TRACKER.clean_run(entry.cpu, entry.vectors, entry.handler,
+                                 entry.gate_type or "interrupt", frame, context, observation,
+                                 cr3=live.get("cr3"))
+
+    def _closes_here(self, pc, handler=None):
+        """Whether the plugin's record of the exit at ``pc`` is the one that
+        closes runs (``handler``: of a run about to close there, which the
+        plugin watches)."""
+        if pc in TRACKING.exits:
+            # an exit breakpoint observes it too (a shared exit of handlers on
+            # both engines): the breakpoint closes the run, after feeding the
+            # ring's earlier records (TRACKING.before_hit)
+            return False
+        owners = self.exit_owners.get(pc, ())
+        if handler in owners:
+            return True
+        # no run of its handlers can close here: a released exit breakpoint
+        return any(handler in self.handlers for handler in owners) or \
+            any(run.handler in owners for run in TRACKER.pending())
+
     def _feed(self, record):
+        """Feed one entry or exit record; the run an entry opened, if any."""
         self.events += 1
         site = self.sites.site(record.tag)
         if site is None or self.view is None:
@@ -238,18 +327,10 @@ class PluginEngine:
             except IsrError as error:
                 self.undecoded[str(error).split(":")[0]] += 1
                 return
-            TRACKING.open_run(entry, live)
             self.entries += 1
+            return TRACKING.open_run(entry, live)
+        if not self._closes_here(record.pc):
             return
-        if record.pc in TRACKING.exits:
-            # an exit breakpoint observes it too (a shared exit of handlers on
-            # both engines): the breakpoint closes the run, after feeding the
-            # ring's earlier records (TRACKING.before_hit)
-            return
-        owners = self.exit_owners.get(record.pc, ())
-        if not any(handler in self.handlers for handler in owners) and \
-                not any(run.handler in owners for run in TRACKER.pending()):
-            return          # no run of its handlers can close here: a released exit breakpoint
         bits = self.view.bits
         try:
             observation, cr3 = exit_from(record, site, bits)
@@ -326,7 +407,7 @@ class PluginEngine:
         reached while the guest ran (``remove(vectors)``)."""
         start = time.perf_counter()
         self.stopped()
-        self.drain()
+        self.drain_at_stop()
         # the backlog judged after the guest stopped (bench/plugin_rate.py)
         self.stop_drain_seconds = time.perf_counter() - start
         later, self.later = self.later, []
@@ -339,7 +420,7 @@ ENGINE = PluginEngine()
 
 def _before_breakpoint_hit():
     if ENGINE.active:
-        ENGINE.drain()
+        ENGINE.drain_at_stop()
 
 
 TRACKING.before_hit = _before_breakpoint_hit

@@ -63,10 +63,11 @@ def compare(regset: RegisterSet, entry: Context, now: Dict[str, int]) -> List[Re
     changes = []
     for group in ("general", "segments", "bases", "simd"):
         for name in getattr(regset, group):
-            old = before.get(name)
-            if old is not None:
-                new = now.get(name)
-                if new is not None and new != old:
+            # ``now`` first: an exit may hold only what it changed (judge.clean_iret)
+            new = now.get(name)
+            if new is not None:
+                old = before.get(name)
+                if old is not None and new != old:
                     changes.append(RegisterChange(name, group, old, new))
     return changes
 
@@ -176,6 +177,31 @@ def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_
         else:
             _stack_restored(entry, resumed, at, findings, changes)
     return Verdict(tuple(changes), sort_findings(findings), resumed, unjudged)
+
+
+def clean_iret(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_type: str,
+               exit: ExitObservation) -> Optional[Verdict]:
+    """The verdict judge_exit gives a run whose iret changes nothing, when that
+    is known by its own rules' tests alone: no tracked register changed (no
+    change, so nothing to explain), IF clear at an interrupt gate's exit, and
+    the iret popping exactly the context the CPU pushed.  None when any of
+    these does not hold (judge_exit then judges the run).  For clean runs the
+    trace plugin folded (Tracker.clean_run): ``exit.registers`` then holds
+    only what the exit may change (pc, sp, flags, cs, ss), the plugin having
+    found every other register byte-equal to the entry's.  No nested entry
+    may have been seen inside the run (enabled_interrupts_at)."""
+    if exit.kind != "iret":
+        return None
+    if not regset.tracked_names.isdisjoint(exit.registers) and \
+            compare(regset, entry, exit.registers):
+        return None
+    if gate_type in ("interrupt", "interrupt16") and \
+            exit.registers.get(regset.flags, 0) & RFLAGS_IF:
+        return None
+    popped = _popped(exit, entry, frame.slot)
+    if popped is None or not _same_context(popped, entry):
+        return None
+    return Verdict((), sort_findings([]), popped)
 
 
 def _popped(exit, entry, slot):

@@ -10,6 +10,14 @@ that one Tracker pairs and one judge judges whichever engine observed.
 What a record cannot answer is no evidence: memory it does not hold reads as
 unreadable (TargetMemoryError), an address the plugin did not probe reads as
 unmapped, and the judge then leaves the question open rather than accuse.
+
+A clean run the plugin folded into one record (plugin/ring.h) is unfolded
+into the two records it stands for (unfold): the plugin found every register
+it records unchanged at the exit but the program counter, the stack pointer
+and RFLAGS, and the words the iret pops equal to those the entry record
+holds, so the exit record is the entry's registers and stack with those
+three put back.  Only the exit's save slots below RSP are missing, which the
+judge reads only to explain changed registers.
 """
 
 import itertools
@@ -19,7 +27,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from gdbext.decode.entry import CpuView, Entry, decode_entry
 from gdbext.errors import IsrError, TargetMemoryError
 from gdbext.tracking.judge import ExitObservation
-from gdbext.tracking.plugin_ring import KIND_ENTRY, KIND_EXIT, Record, Watch
+from gdbext.tracking.plugin_ring import KIND_ENTRY, KIND_EXIT, WATCH_FOLD, Record, Watch
 from gdbext.x86.register_file import RawRegisters
 from gdbext.decode.snapshot import register_set
 
@@ -52,9 +60,11 @@ class Sites:
         self._tags = itertools.count(1)
         self.current: Tuple[Site, ...] = ()
 
-    def update(self, sites: Iterable[Site]) -> List[Watch]:
+    def update(self, sites: Iterable[Site], fold: Iterable[int] = ()) -> List[Watch]:
         """Make ``sites`` the watched set; the plugin's table for it.  One site
-        per address (an entry wins over an exit at the same address)."""
+        per address (an entry wins over an exit at the same address).  The
+        plugin may fold the clean runs of the entries at ``fold``."""
+        fold = frozenset(fold)
         chosen: Dict[int, Site] = {}
         for site in sites:
             if site.address not in chosen or site.is_entry:
@@ -66,7 +76,10 @@ class Sites:
             if tag is None:
                 tag = self._tag_of[site] = next(self._tags)
                 self.by_tag[tag] = site
-            watches.append(Watch(address, tag, KIND_ENTRY if site.is_entry else KIND_EXIT))
+            kind = KIND_EXIT
+            if site.is_entry:
+                kind = KIND_ENTRY | (WATCH_FOLD if address in fold else 0)
+            watches.append(Watch(address, tag, kind))
         self.current = tuple(chosen[a] for a in sorted(chosen))
         return watches
 
@@ -108,6 +121,41 @@ def entry_from(record: Record, view: CpuView) -> Tuple[Entry, Dict[str, int]]:
     return entry, registers.only(regset.at_entry)
 
 
+def unfold(record: Record) -> Tuple[Record, Record]:
+    """(the entry record, the exit record) a KIND_CLEAN record stands for."""
+    exit_tag, exit_pc, exit_sp, exit_flags = record.exit
+    entry = Record(record.position, record.pc, record.tag, record.cpu, KIND_ENTRY,
+                   record.flags, record.registers, record.stack_address, record.stack)
+    registers = record.registers
+    if hasattr(registers, "raw"):
+        # the wide names first: a 32-bit one under a 64-bit QEMU is a low half
+        registers = _with_values(registers, {"rip": exit_pc, "eip": exit_pc, "rsp": exit_sp,
+                                             "esp": exit_sp, "eflags": exit_flags})
+    start = max(0, exit_sp - record.stack_address)
+    exit = Record(record.position, exit_pc, exit_tag, record.cpu, KIND_EXIT, 0, registers,
+                  record.stack_address + start, record.stack[start:])
+    return entry, exit
+
+
+def clean_exit_from(record: Record, site: Site, bits: int) -> ExitObservation:
+    """The exit of a KIND_CLEAN record as the tracker keeps a judged exit (see
+    tracker._compact): the registers the exit may change - program counter,
+    stack pointer, flags, and cs and ss - the others being the entry's (the
+    plugin compared them), and the words the iret pops, which the plugin found
+    equal to those the entry record holds."""
+    regset = register_set(bits)
+    _, pc, sp, flags = record.exit
+    if bits == 32:
+        sp &= 0xFFFF_FFFF       # as the exit record's esp: the low half of rsp
+    registers = {regset.pc: pc, regset.sp: sp, regset.flags: flags}
+    for name in ("cs", "ss"):
+        value = record.registers.get(name)
+        if value is not None:
+            registers[name] = value
+    return ExitObservation(site.kind, pc, registers, iret_words(record.read, sp, bits // 8), sp,
+                           registers.get("cs", 0) & 3, site.mnemonic)
+
+
 def iret_words(read, sp: int, slot: int) -> bytes:
     """The words an iret pops: five, or three for a 32-bit same-privilege
     frame that may sit at the very top of its stack (or one, at least)."""
@@ -135,11 +183,20 @@ def exit_from(record: Record, site: Site, bits: int) -> Tuple[ExitObservation, O
 
 def _with_pc(registers: RawRegisters, name: str, pc: int) -> RawRegisters:
     """``registers`` with the program counter ``name`` set to ``pc``."""
-    offset, size = registers.layout.slots.get(name, (None, 0))
-    if offset is None or registers.get(name) == pc:
+    if registers.get(name, pc) == pc:
         return registers        # (the plugin writes the watched address there itself)
+    return _with_values(registers, {name: pc})
+
+
+def _with_values(registers: RawRegisters, values: Dict[str, int]) -> RawRegisters:
+    """``registers`` with ``values`` (name -> value) in place of theirs (for
+    the names the record has; a 32-bit name under a 64-bit QEMU is the low
+    half of the 64-bit one, and its slot sets only that half)."""
     raw = bytearray(registers.raw)
-    raw[offset:offset + size] = (pc & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+    for name, value in values.items():
+        offset, size = registers.layout.slots.get(name, (None, 0))
+        if offset is not None:
+            raw[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
     return RawRegisters(registers.layout, bytes(raw), registers.names)
 
 

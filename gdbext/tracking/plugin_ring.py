@@ -6,7 +6,8 @@ handler entry or an exit instruction): the vCPU, the instruction's address,
 the registers, and the stack bytes around RSP.  This module reads those
 records and writes the table of watched addresses; it knows nothing of
 handlers or runs (gdbext.tracking.plugin_events turns records into what the tracker
-consumes).  Pure: it takes any writable buffer (an mmap of the file, or a
+consumes).  A clean run the plugin folded (plugin/ring.h) is one KIND_CLEAN
+record: the entry's record with the exit's tag, address, RSP and RFLAGS.  Pure: it takes any writable buffer (an mmap of the file, or a
 bytearray in tests).
 
 Fixed header offsets mirror plugin/ring.h; everything variable (where the
@@ -33,7 +34,7 @@ RING_ENV = "ISRDBG_TRACE_RING"
 SWITCH_ENV = "ISRDBG_TRACE_PLUGIN"
 
 MAGIC = b"ISRDBGR1"
-LAYOUT = 1
+LAYOUT = 2
 
 # header fields (plugin/ring.h H_*)
 H_MAGIC, H_LAYOUT, H_HEADER_SIZE, H_RECORD_SIZE, H_SLOTS = 0, 8, 12, 16, 20
@@ -43,20 +44,23 @@ H_VCPUS, H_REGS_OFFSET, H_STACK_OFFSET, H_TARGET = 64, 72, 76, 80
 H_WATCH_GEN, H_WATCH_COUNT = 128, 136
 H_APPLIED_GEN, H_APPLIED_COUNT = 192, 200
 H_HEAD, H_DROPPED, H_RECORDED, H_MEMORY_FAILED, H_CALLBACK_NS = 256, 320, 328, 336, 344
-H_TAIL = 384
+H_FOLDED = 352
+H_TAIL, H_PENDING_CPU, H_PENDING_OFFSET = 384, 448, 456
 H_REG_TABLE, REG_ENTRY_SIZE, REG_NAME = 512, 24, 16
 MAX_REGS = 64
 WATCH_SIZE = 16
 
 STATE_STARTING, STATE_RUNNING, STATE_REFUSED = 0, 1, 2
 
-KIND_ENTRY, KIND_EXIT = 1, 2
+KIND_ENTRY, KIND_EXIT, KIND_CLEAN = 1, 2, 3
+WATCH_FOLD = 1 << 8     # on an entry's watch: the plugin may fold its clean runs
 
 # record fields (plugin/ring.h R_*)
 R_SEQ, R_PC, R_TAG, R_CPU, R_FLAGS, R_STACK_LEN, R_STACK_ADDR, R_KIND = 0, 8, 16, 20, 24, 28, 32, 40
+R_EXIT_TAG, R_EXIT_PC, R_EXIT_SP, R_EXIT_FLAGS = 44, 48, 56, 64
 
 F_MAPPED_Q0, F_MAPPED_Q1, F_MAPPED_D0, F_MAPPED_D1, F_LONG_MODE = 1, 2, 4, 8, 16
-_RECORD_HEAD = struct.Struct("<QIIIIQI")       # R_PC .. R_KIND
+_RECORD_HEAD = struct.Struct("<QIIIIQIIQQQ")   # R_PC .. R_EXIT_FLAGS
 
 
 class RingError(IsrError):
@@ -69,19 +73,23 @@ class Watch:
 
     address: int
     tag: int
-    kind: int           # KIND_ENTRY or KIND_EXIT
+    kind: int           # KIND_ENTRY or KIND_EXIT, with WATCH_FOLD on an entry whose
+                        # clean runs may come as one KIND_CLEAN record
 
 
 class Record:
     """One execution of a watched instruction, as the plugin saw it.
     ``registers``: a read-only mapping decoding a value only when asked
-    (gdbext.x86.register_file), so that an entry and an exit compare as bytes."""
+    (gdbext.x86.register_file), so that an entry and an exit compare as bytes.
+    A KIND_CLEAN record is its entry's, and ``exit`` holds (tag, address, RSP,
+    RFLAGS) of the exit that closed it cleanly (plugin/ring.h)."""
 
     __slots__ = ("position", "pc", "tag", "cpu", "kind", "flags", "registers",
-                 "stack_address", "stack")
+                 "stack_address", "stack", "exit")
 
     def __init__(self, position: int, pc: int, tag: int, cpu: int, kind: int, flags: int,
-                 registers, stack_address: int, stack: bytes):
+                 registers, stack_address: int, stack: bytes,
+                 exit: Optional[Tuple[int, int, int, int]] = None):
         self.position = position            # the event's number in the ring (0, 1, ...)
         self.pc = pc                        # the watched instruction
         self.tag = tag
@@ -91,6 +99,7 @@ class Record:
         self.registers = registers
         self.stack_address = stack_address  # guest address of stack[0]
         self.stack = stack                  # the readable bytes around RSP
+        self.exit = exit                    # KIND_CLEAN: (tag, pc, sp, rflags) of its exit
 
     def read(self, address: int, size: int) -> bytes:
         """Guest memory as it was at this event, where the record holds it."""
@@ -127,6 +136,7 @@ class Counters:
     memory_failed: int          # events whose stack could not be read
     pending: int                # written, not read yet
     callback_ns: int = 0        # time the vCPUs spent in the plugin's callbacks
+    folded: int = 0             # clean runs written as one record (2 events each)
 
 
 class Ring:
@@ -150,8 +160,10 @@ class Ring:
         self.regs_offset = self._u32(H_REGS_OFFSET)
         self.stack_offset = self._u32(H_STACK_OFFSET)
         self.regs_size = self.stack_offset - self.regs_offset
+        self.pending_offset = self._u64(H_PENDING_OFFSET)
         if self.slots == 0 or self.slots & (self.slots - 1) or \
-                self.ring_offset + self.slots * self.record_size > len(buffer) or \
+                self.ring_offset + self.slots * self.record_size > self.pending_offset or \
+                self.pending_offset + self.record_size > len(buffer) or \
                 self.watch_offset + self.max_watch * WATCH_SIZE > self.ring_offset:
             raise RingError("the ring file's sizes do not fit the file")
         self._layout: Optional[Tuple[Tuple[str, int, int], ...]] = None
@@ -194,7 +206,7 @@ class Ring:
         head, tail = self._u64(H_HEAD), self._u64(H_TAIL)
         return Counters(self._u64(H_RECORDED), self._u64(H_DROPPED),
                         self._u64(H_MEMORY_FAILED), max(0, head - tail),
-                        self._u64(H_CALLBACK_NS))
+                        self._u64(H_CALLBACK_NS), self._u64(H_FOLDED))
 
     def registers_layout(self) -> Tuple[Tuple[str, int, int], ...]:
         """(name, offset, size) of each register in a record; fixed by the
@@ -281,9 +293,22 @@ class Ring:
         words[H_TAIL >> 3] = tail
         return records
 
+    def take_held(self) -> Optional[Record]:
+        """The entry the plugin holds back to fold it with its exit, as the
+        entry record it then becomes (the plugin writes that exit as a normal
+        record).  Only while every vCPU is stopped (GDB's stop): the plugin
+        changes the held entry while the guest runs.  Drain first: the held
+        entry is the newest event."""
+        if self._u32(H_PENDING_CPU) == 0:
+            return None
+        record = self._decode(self.pending_offset, self._u64(H_HEAD), self._register_view())
+        struct.pack_into("<I", self.buffer, H_PENDING_CPU, 0)
+        self._store64(H_RECORDED, self._u64(H_RECORDED) + 1)
+        return record
+
     def _decode(self, at: int, position: int, view) -> Record:
-        pc, tag, cpu, flags, stack_len, stack_address, kind = \
-            _RECORD_HEAD.unpack_from(self.buffer, at + R_PC)
+        pc, tag, cpu, flags, stack_len, stack_address, kind, exit_tag, exit_pc, exit_sp, \
+            exit_flags = _RECORD_HEAD.unpack_from(self.buffer, at + R_PC)
         if view is None:
             registers = {}
         else:
@@ -295,7 +320,8 @@ class Ring:
         stack_at = at + self.stack_offset
         stack = self.buffer[stack_at:stack_at + stack_len]
         return Record(position, pc, tag, cpu, kind, flags, registers, stack_address,
-                      stack if type(stack) is bytes else bytes(stack))
+                      stack if type(stack) is bytes else bytes(stack),
+                      (exit_tag, exit_pc, exit_sp, exit_flags) if kind == KIND_CLEAN else None)
 
 
 class RingFile(Ring):

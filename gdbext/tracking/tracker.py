@@ -50,7 +50,7 @@ from typing import Deque, Dict, List, Optional, Tuple
 
 from gdbext.tracking.findings import Finding
 from gdbext.decode.frame import InterruptFrame
-from gdbext.tracking.judge import ExitObservation, Verdict, judge_exit
+from gdbext.tracking.judge import ExitObservation, Verdict, clean_iret, judge_exit
 from gdbext.decode.snapshot import Context, register_set
 
 MAX_OPEN = 256
@@ -235,6 +235,19 @@ class Tracker:
         key = context_key(entry)
         for stale in [r for r in self._by_context.get(key, ()) if r.space == space]:
             self._drop(stale, REENTERED)
+        chain, depth = self._nest(cpu, frame, entry)
+        run = HandlerRun(next(self._sequence), cpu, tuple(vectors), handler, gate_type, frame,
+                         entry, depth=depth, space=space)
+        chain.append(run)
+        self.open[run.sequence] = run
+        self._by_context.setdefault(key, []).append(run)
+        if len(self.open) > MAX_OPEN:
+            self._drop(next(iter(self.open.values())), TOO_MANY)
+        return run
+
+    def _nest(self, cpu: int, frame: InterruptFrame, entry: Context):
+        """An entry's place among the runs executing on ``cpu``: (the CPU's
+        chain, cut after the run it nests in, and its depth)."""
         from_user = frame.privilege_change
         if from_user:
             self._learn_stack_top(frame.top)
@@ -248,14 +261,35 @@ class Tracker:
         else:
             chain.clear()       # what ran on this CPU before was not a handler we know of
         self.next_sequence += 1
+        return chain, parent.depth + 1 if parent is not None else 0
+
+    def clean_run(self, cpu: int, vectors, handler: int, gate_type: str, frame: InterruptFrame,
+                  entry: Context, observation: ExitObservation,
+                  cr3: Optional[int] = None) -> Optional[HandlerRun]:
+        """A run whose exit was the very next event after its entry, on its
+        CPU, in its address space, accounted as enter() then exit() would
+        account it, without opening it or judging it: when exit() would pair
+        the two by their context (no open run has that context) and the judge
+        would find nothing (judge.clean_iret: ``observation`` holds what the
+        exit changed, the trace plugin having found every other register as
+        at the entry).  None, and nothing changed, otherwise: the caller then
+        enters and exits the run."""
+        key = context_key(entry)
+        if key in self._by_context or len(self.open) >= MAX_OPEN:
+            return None     # enter() would drop a run, or exit() would have to choose
+        popped = popped_context(observation)
+        if popped != key:
+            return None
+        verdict = clean_iret(register_set(frame.bits), frame, entry, gate_type, observation)
+        if verdict is None:
+            return None
+        chain, depth = self._nest(cpu, frame, entry)
+        if chain and popped[1] & 3:
+            chain.clear()       # back to user mode: no handler runs on this CPU
         run = HandlerRun(next(self._sequence), cpu, tuple(vectors), handler, gate_type, frame,
-                         entry, depth=parent.depth + 1 if parent is not None else 0,
-                         space=space)
-        chain.append(run)
-        self.open[run.sequence] = run
-        self._by_context.setdefault(key, []).append(run)
-        if len(self.open) > MAX_OPEN:
-            self._drop(next(iter(self.open.values())), TOO_MANY)
+                         entry, depth=depth, exit=observation, verdict=verdict,
+                         space=address_space(cr3), identity=BY_CONTEXT)
+        self._account(run)
         return run
 
     def _window(self) -> int:

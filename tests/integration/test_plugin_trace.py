@@ -88,6 +88,9 @@ def test_the_timer_gives_the_same_runs_under_both_engines(kernels, tmp_path, arc
                        r"1 entry and 1 exit watched; (\d+) events, none lost$",
                        plugin.stdout, re.M)
     assert engine and int(engine.group(1)) >= 4 and int(engine.group(2)) == 2 * counts[0]
+    # the timer handler's runs change nothing: the plugin folds them, and each
+    # folded run is accounted without judging (the judge's tests prove it clean)
+    assert docs[0]["engine"]["folded"] > 0 and docs[0]["engine"]["folded_judged"] == 0
     assert "trace engine: plugin" not in breakpoints.stdout
 
 

@@ -30,7 +30,8 @@ def view():
 def entry_record(plugin, ring, frame_words, handler=TIMER, flags=F_MAPPED_Q0, cpu=0, regs=None):
     data = frame(*frame_words)
     sp = STACK_TOP - len(data)
-    registers = dict(GPRS, rsp=sp, cs=8, ss=0x10, rip=handler, cr3=CR3, **(regs or {}))
+    registers = dict(GPRS, rsp=sp, cs=8, ss=0x10, rip=handler, cr3=CR3)
+    registers.update(regs or {})
     plugin.record(handler, 1, registers, sp, data, cpu=cpu, flags=flags)
     return ring.drain()[-1]
 
@@ -189,3 +190,193 @@ def test_a_record_answers_for_cr2():
     target = RecordTarget(Recorded())
     assert target.registers(("cr2",), optional=True) == {"cr2": 0x40100E}
     assert target.registers(("cr2", "rip", "dr7"), optional=True) == {"cr2": 0x40100E}
+
+
+# -- clean runs the plugin folded into one record -------------------------------------------
+
+from gdbext.decode.snapshot import register_set                     # noqa: E402
+from dataclasses import replace                                     # noqa: E402
+from gdbext.tracking.judge import clean_iret, judge_exit            # noqa: E402
+from gdbext.tracking.plugin_events import clean_exit_from, unfold   # noqa: E402
+from gdbext.tracking.plugin_ring import KIND_CLEAN, WATCH_FOLD      # noqa: E402
+from gdbext.tracking.trace import Trace                             # noqa: E402
+from gdbext.tracking.tracker import BY_CONTEXT, context_key         # noqa: E402
+
+TIMER_FRAME = (INTERRUPTED, 0x08, 0x202, STACK_TOP, 0x10)
+PF_FRAME = (0x2, INTERRUPTED, 0x08, 0x246, STACK_TOP, 0x10)     # error code first
+IRET_SITE = Site(IRET, "iret", "iretq")
+
+
+def clean_record(plugin, ring, frame_words, exit_sp=None, handler=TIMER, flags=F_MAPPED_Q0,
+                 exit_flags=0x46, cpu=0, regs=None):
+    """A KIND_CLEAN record as the plugin folds it: the entry's record, and the
+    exit's tag, address, RSP (the entry's by default) and RFLAGS."""
+    data = frame(*frame_words)
+    sp = STACK_TOP - len(data)
+    registers = dict(GPRS, rsp=sp, cs=8, ss=0x10, rip=handler, cr3=CR3, eflags=0x2,
+                     **(regs or {}))
+    plugin.record(handler, 1, registers, sp, data, cpu=cpu, flags=flags, kind=KIND_CLEAN,
+                  exit=(2, IRET, sp if exit_sp is None else exit_sp, exit_flags))
+    return ring.drain()[-1]
+
+
+def open_run(tracker, record):
+    """What the engine does with an entry record (run_tracking.Tracking.open_run)."""
+    entry, live = entry_from(record, view())
+    regset = register_set(64)
+    f = entry.frame
+    context = Context(pick(live, regset.tracked + ("ss",)), f.rip, f.cs, f.rflags, f.rsp, f.ss)
+    return tracker.enter(entry.cpu, entry.vectors, entry.handler, entry.gate_type, f, context,
+                         cr3=live.get("cr3"))
+
+
+def traced(tracker):
+    trace = Trace()
+    trace.start([32, 14], None, tracker)
+    tracker.observers.append(trace.record)
+    return trace
+
+
+def judged_in_full(tracker, record, site=IRET_SITE):
+    """What the engine does with a clean record the tracker cannot count."""
+    entry, exit = unfold(record)
+    open_run(tracker, entry)
+    observation, cr3 = exit_from(exit, site, 64)
+    return tracker.exit(exit.cpu, observation, cr3=cr3, read=exit.read)
+
+
+def counted_clean(tracker, record, site=IRET_SITE):
+    """What the engine does with a clean record first (PluginEngine._count_clean)."""
+    entry, live = entry_from(record, view())
+    regset = register_set(64)
+    f = entry.frame
+    context = Context(pick(live, regset.tracked + ("ss",)), f.rip, f.cs, f.rflags, f.rsp, f.ss)
+    return tracker.clean_run(entry.cpu, entry.vectors, entry.handler, entry.gate_type, f,
+                             context, clean_exit_from(record, site, 64), cr3=live.get("cr3"))
+
+
+def test_a_clean_record_unfolds_into_the_entry_and_exit_records_the_plugin_would_write():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    record = clean_record(plugin, ring, TIMER_FRAME)
+    entry, exit = unfold(record)
+    assert (entry.kind, entry.pc, entry.tag, entry.stack) == \
+        (KIND_ENTRY, TIMER, 1, frame(*TIMER_FRAME))
+    assert (exit.kind, exit.pc, exit.tag, exit.cpu) == (KIND_EXIT, IRET, 2, 0)
+    sp = STACK_TOP - 40
+    assert (exit.registers["rip"], exit.registers["rsp"], exit.registers["eflags"]) == \
+        (IRET, sp, 0x46)
+    assert exit.registers["rbx"] == GPRS["rbx"] and exit.registers["cr3"] == CR3
+    observation, _ = exit_from(exit, IRET_SITE, 64)
+    assert observation.stack == frame(*TIMER_FRAME)      # the words the iret pops
+    assert clean_exit_from(record, IRET_SITE, 64) == \
+        replace(observation, registers={"rip": IRET, "rsp": sp, "eflags": 0x46, "cs": 8,
+                                        "ss": 0x10})
+
+
+def test_an_error_code_frames_exit_pops_from_one_word_above_the_entrys_rsp():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    sp = STACK_TOP - 48
+    record = clean_record(plugin, ring, PF_FRAME, exit_sp=sp + 8, handler=PAGE_FAULT,
+                          flags=F_MAPPED_Q1)
+    _, exit = unfold(record)
+    assert exit.stack_address == sp + 8 and exit.stack == frame(*PF_FRAME[1:])
+    assert clean_exit_from(record, IRET_SITE, 64).stack == frame(*PF_FRAME[1:])
+
+
+def test_a_clean_run_is_counted_exactly_as_a_judged_one():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    full, fast = Tracker(), Tracker()
+    traces = traced(full), traced(fast)
+    for tracker, close in ((full, judged_in_full), (fast, counted_clean)):
+        for rip in (INTERRUPTED, INTERRUPTED + 4, INTERRUPTED):
+            run = close(tracker, clean_record(plugin, ring, (rip,) + TIMER_FRAME[1:]))
+            assert run is not None and run.identity == BY_CONTEXT and run.findings == ()
+        pf = close(tracker, clean_record(plugin, ring, PF_FRAME, exit_sp=STACK_TOP - 40,
+                                         handler=PAGE_FAULT, flags=F_MAPPED_Q1))
+        assert pf is not None and pf.findings == ()
+    assert full.stats == fast.stats and full.stats[(32,)].runs == 3
+    assert [r.digest() for r in full.completed] == [r.digest() for r in fast.completed]
+    assert [(r.verdict.changes, r.verdict.findings, r.verdict.unjudged) for r in full.completed] \
+        == [(r.verdict.changes, r.verdict.findings, r.verdict.unjudged) for r in fast.completed]
+    assert [context_key(r.verdict.resumed) for r in full.completed] == \
+        [context_key(r.verdict.resumed) for r in fast.completed]
+    assert traces[0].stats == traces[1].stats
+    assert (fast.open, fast.running[0], fast.next_sequence) == ({}, [], full.next_sequence)
+
+
+def test_a_clean_run_nested_in_an_open_one_is_counted_at_its_depth():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    tracker = Tracker()
+    outer = open_run(tracker, entry_record(plugin, ring, TIMER_FRAME))
+    # the timer again, interrupting the handler (IF set) on its stack, below its frame
+    inner_frame = (TIMER + 8, 0x08, 0x202, outer.frame.address - 16, 0x10)
+    data = frame(*inner_frame)
+    sp = outer.frame.address - 16 - len(data)
+    plugin.record(TIMER, 1, dict(GPRS, rsp=sp, cs=8, ss=0x10, rip=TIMER, cr3=CR3, eflags=2),
+                  sp, data, flags=F_MAPPED_Q0, kind=KIND_CLEAN, exit=(2, IRET, sp, 0x46))
+    inner = counted_clean(tracker, ring.drain()[-1])
+    assert inner is not None and inner.depth == 1 and tracker.stats[(32,)].max_depth == 1
+    assert outer.enabled_interrupts_at == TIMER + 8     # what the outer run is judged on
+    assert list(tracker.open.values()) == [outer] and tracker.running[0] == [outer]
+
+
+@pytest.mark.parametrize("what, exit_flags, exit_sp, site, finding", [
+    ("IF set at an interrupt gate's exit", 0x246, None, IRET_SITE,
+     "interrupts-enabled-in-handler"),
+    ("the error code left on the stack", 0x46, STACK_TOP - 48, IRET_SITE,
+     "error-code-not-popped"),
+    ("a ret for an exit", 0x46, None, Site(IRET, "ret", "ret"), "ret-instead-of-iret"),
+])
+def test_a_clean_record_the_judge_would_find_something_in_is_judged_in_full(
+        what, exit_flags, exit_sp, site, finding):
+    """The plugin folds on registers and stack alone; the judge's own tests
+    decide: a run with a finding is never counted clean, and its record,
+    unfolded, is judged as the two records would have been."""
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    pf = exit_sp is not None
+    record = clean_record(plugin, ring, PF_FRAME if pf else TIMER_FRAME, exit_sp=exit_sp,
+                          handler=PAGE_FAULT if pf else TIMER,
+                          flags=F_MAPPED_Q1 if pf else F_MAPPED_Q0, exit_flags=exit_flags)
+    tracker = Tracker()
+    assert counted_clean(tracker, record, site) is None
+    assert (tracker.open, tracker.stats, tracker.next_sequence) == ({}, {}, 1)     # untouched
+    run = judged_in_full(tracker, record, site)
+    assert run is not None and finding in [f.rule for f in run.findings]
+
+
+def test_a_clean_run_whose_context_an_open_run_has_is_left_to_exit():
+    """Another open run with the same context (another address space, on the
+    other CPU): enter() and exit() pair, never clean_run."""
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    tracker = Tracker()
+    open_run(tracker, entry_record(plugin, ring, TIMER_FRAME, cpu=1, regs={"cr3": CR3 + 0x2000}))
+    record = clean_record(plugin, ring, TIMER_FRAME)
+    assert counted_clean(tracker, record) is None
+    run = judged_in_full(tracker, record)
+    assert run.identity == BY_CONTEXT and run.findings == () and len(tracker.open) == 1
+
+
+def test_the_judges_clean_verdict_is_judge_exits():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    record = clean_record(plugin, ring, TIMER_FRAME)
+    run = counted_clean(Tracker(), record)
+    regset = register_set(64)
+    full = judge_exit(regset, run.frame, run.entry, run.gate_type, run.exit, None,
+                      {"vector": 32, "cpu": 0, "handler": TIMER})
+    assert clean_iret(regset, run.frame, run.entry, run.gate_type, run.exit) == full == \
+        run.verdict and full.findings == ()
+
+
+def test_only_the_entries_named_may_fold():
+    sites = Sites()
+    watches = sites.update([Site(TIMER, ENTRY), Site(PAGE_FAULT, ENTRY), IRET_SITE],
+                           fold={TIMER, IRET})
+    assert [(w.address, w.kind) for w in watches] == \
+        [(TIMER, KIND_ENTRY | WATCH_FOLD), (IRET, KIND_EXIT), (PAGE_FAULT, KIND_ENTRY)]

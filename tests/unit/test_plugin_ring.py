@@ -7,11 +7,12 @@ import pytest
 
 from gdbext.errors import TargetMemoryError
 from gdbext.tracking.plugin_ring import (F_LONG_MODE, F_MAPPED_Q0, H_APPLIED_GEN, H_CALLBACK_NS,
-                                         H_DROPPED, H_HEAD, H_RECORDED, H_TAIL, H_WATCH_COUNT,
-                                         KIND_ENTRY, KIND_EXIT, R_SEQ, Ring, RingError, Watch)
+                                         H_DROPPED, H_FOLDED, H_HEAD, H_PENDING_CPU, H_RECORDED,
+                                         H_TAIL, H_WATCH_COUNT, KIND_CLEAN, KIND_ENTRY, KIND_EXIT,
+                                         R_SEQ, WATCH_FOLD, Ring, RingError, Watch)
 
 HEADER_SIZE, MAX_WATCH, WATCH_SIZE = 4096, 4096, 16
-R_REGS, REG_BYTES, STACK_BYTES = 48, 640, 512
+R_REGS, REG_BYTES, STACK_BYTES = 72, 640, 512
 RECORD_SIZE = R_REGS + REG_BYTES + STACK_BYTES
 
 REGS64 = (("rax", 8), ("rbx", 8), ("rcx", 8), ("rdx", 8), ("rsi", 8), ("rdi", 8), ("rbp", 8),
@@ -29,11 +30,13 @@ class FakePlugin:
         self.slots = slots
         self.watch_offset = HEADER_SIZE
         self.ring_offset = HEADER_SIZE + MAX_WATCH * WATCH_SIZE
-        self.buffer = bytearray(self.ring_offset + slots * RECORD_SIZE)
+        self.pending_offset = self.ring_offset + slots * RECORD_SIZE
+        self.buffer = bytearray(self.pending_offset + RECORD_SIZE)
         b = self.buffer
         b[0:8] = b"ISRDBGR1"
-        struct.pack_into("<IIIIIIII", b, 8, 1, HEADER_SIZE, RECORD_SIZE, slots, MAX_WATCH,
+        struct.pack_into("<IIIIIIII", b, 8, 2, HEADER_SIZE, RECORD_SIZE, slots, MAX_WATCH,
                          4, 1, len(registers))
+        struct.pack_into("<Q", b, 456, self.pending_offset)
         struct.pack_into("<IIQQ", b, 40, 448, 64, self.watch_offset, self.ring_offset)
         struct.pack_into("<III", b, 64, 1, 0, 0)
         struct.pack_into("<II", b, 72, R_REGS, R_REGS + REG_BYTES)
@@ -65,19 +68,29 @@ class FakePlugin:
         return pos, at
 
     def record(self, pc, tag, registers, stack_address, stack, cpu=0, kind=KIND_ENTRY,
-               flags=0, commit=True):
-        pos, at = self.claim()
-        if at is None:
-            return None
-        struct.pack_into("<QIIIIQI", self.buffer, at + 8, pc, tag, cpu, flags, len(stack),
-                         stack_address, kind)
+               flags=0, commit=True, exit=None, hold=False):
+        """Write a record (``exit``: (tag, pc, sp, rflags) of a KIND_CLEAN
+        record's exit; ``hold``: an entry held back in the pending area)."""
+        if hold:
+            pos, at = None, self.pending_offset
+            struct.pack_into("<I", self.buffer, H_PENDING_CPU, cpu + 1)
+        else:
+            pos, at = self.claim()
+            if at is None:
+                return None
+        struct.pack_into("<QIIIIQIIQQQ", self.buffer, at + 8, pc, tag, cpu, flags, len(stack),
+                         stack_address, kind, *(exit or (0, 0, 0, 0)))
         for name, value in registers.items():
             offset, size = self.layout[name]
             self.buffer[at + R_REGS + offset:at + R_REGS + offset + size] = \
                 value.to_bytes(size, "little")
         base = at + R_REGS + REG_BYTES
         self.buffer[base:base + len(stack)] = stack
-        self.add(H_RECORDED, 1)
+        if hold:
+            return None
+        self.add(H_RECORDED, 2 if kind == KIND_CLEAN else 1)
+        if kind == KIND_CLEAN:
+            self.add(H_FOLDED, 1)
         if commit:
             self.commit(pos)
         return pos
@@ -197,7 +210,7 @@ def test_too_many_watches_are_refused_and_change_nothing():
 
 @pytest.mark.parametrize("damage, message", [
     (lambda b: b.__setitem__(slice(0, 8), b"NOTARING"), "bad magic"),
-    (lambda b: struct.pack_into("<I", b, 8, 2), "layout 2"),
+    (lambda b: struct.pack_into("<I", b, 8, 1), "layout 1"),   # the ring before folding
     (lambda b: struct.pack_into("<I", b, 20, 6), "sizes"),
     (lambda b: struct.pack_into("<I", b, 20, 1 << 20), "sizes"),
 ])
@@ -251,3 +264,50 @@ def test_in_long_mode_the_32_bit_words_were_not_probed(long_mode, low_half):
     (record,) = ring.drain()
     assert record.mapped(rip) is True
     assert record.mapped(rip & 0xFFFFFFFF) is low_half     # unknown, not "unmapped"
+
+
+def test_a_folded_clean_run_is_one_record_with_its_exit_and_counts_two_events():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    words = frame(0x101234, 0x08, 0x202, 0x8000, 0x10)
+    plugin.record(0x103000, 7, {"rax": 1, "rsp": 0x7FD8}, 0x7FD8, words, cpu=1,
+                  kind=KIND_CLEAN, flags=F_MAPPED_Q0, exit=(9, 0x103040, 0x7FD8, 0x46))
+    (record,) = ring.drain()
+    assert (record.kind, record.pc, record.tag, record.cpu, record.flags) == \
+        (KIND_CLEAN, 0x103000, 7, 1, F_MAPPED_Q0)
+    assert record.exit == (9, 0x103040, 0x7FD8, 0x46)
+    assert record.registers["rax"] == 1 and record.read(0x7FD8, 40) == words
+    counters = ring.counters()
+    assert (counters.recorded, counters.folded) == (2, 1)
+
+
+def test_other_records_carry_no_exit():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    plugin.record(0x103000, 7, {"rsp": 0x7FD8}, 0x7FD8, frame(1, 2, 3))
+    assert ring.drain()[0].exit is None
+
+
+def test_the_held_entry_is_taken_once_as_an_entry_record():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    assert ring.take_held() is None
+    plugin.record(0x103000, 1, {"rsp": 0x7FE0}, 0x7FE0, frame(1, 2, 3))
+    plugin.record(0x103000, 1, {"rsp": 0x7FD8, "rbx": 5}, 0x7FD8, frame(4, 5, 6), cpu=1,
+                  hold=True)
+    assert [r.position for r in ring.drain()] == [0]
+    held = ring.take_held()
+    assert (held.kind, held.pc, held.cpu, held.registers["rbx"], held.exit) == \
+        (KIND_ENTRY, 0x103000, 1, 5, None)
+    assert held.position == 1                   # the newest event: after every written one
+    assert plugin.u64(H_PENDING_CPU) == 0       # the plugin now writes that run's exit as is
+    assert ring.counters().recorded == 2
+    assert ring.take_held() is None
+
+
+def test_an_entry_watch_may_carry_the_fold_permission():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    watches = [Watch(0x103000, 1, KIND_ENTRY | WATCH_FOLD), Watch(0x103040, 2, KIND_EXIT)]
+    ring.set_watches(watches)
+    assert plugin.table() == watches
