@@ -120,14 +120,33 @@ def successors(insn: Insn) -> List[int]:
     return [insn.next]
 
 
+def _take_tail(code: HandlerCode, tail: HandlerCode) -> None:
+    """Add the code walked from a jump target to ``code`` (what it has already
+    is not listed twice)."""
+    for listing, theirs in ((code.exits, tail.exits), (code.stops, tail.stops),
+                            (code.calls, tail.calls)):
+        listing.extend(item for item in theirs if item[0] not in code.insns)
+    for address, insn in tail.insns.items():
+        code.insns.setdefault(address, insn)
+    code.truncated = code.truncated or tail.truncated
+
+
 def explore(read: Callable[[int, int], bytes], entry: int, bits: int,
-            reader: Optional[CodeReader] = None) -> HandlerCode:
-    """Walk every path from ``entry`` (depth-first, jumps followed)."""
+            reader: Optional[CodeReader] = None,
+            tails: Optional[Dict[int, HandlerCode]] = None) -> HandlerCode:
+    """Walk every path from ``entry`` (depth-first, jumps followed).
+    ``tails``: code walked from the targets of unconditional jumps, kept
+    across calls: a walk that jumps there takes that code whole instead of
+    walking it again (the 200-odd stubs of Linux's IRQ stub array each push
+    a vector and jump to the same code)."""
     reader = reader or CodeReader(read, bits)
     code = HandlerCode(entry, bits)
     work = [entry]
     while work:
         address = work.pop()
+        if tails is not None and address in tails and address != entry:
+            _take_tail(code, tails[address])
+            continue
         while address not in code.insns:
             if len(code.insns) >= MAX_INSTRUCTIONS:
                 code.truncated = True
@@ -150,6 +169,12 @@ def explore(read: Callable[[int, int], bytes], entry: int, bits: int,
                 code.stops.append((address, f"indirect jump `{insn.text}`: analysis stops here"))
             successors = code.successors(insn)
             if not successors:
+                break
+            if tails is not None and m == "jmp" and insn.target is not None \
+                    and insn.target not in code.insns:
+                if insn.target not in tails:
+                    tails[insn.target] = explore(read, insn.target, bits, reader)
+                work.append(insn.target)
                 break
             work.extend(successors[:-1])
             address = successors[-1]

@@ -125,6 +125,11 @@ class HandlerCheck:
     notes: List[str] = field(default_factory=list)
 
 
+def _stub_addresses(handler: int, insns) -> List[int]:
+    """A stub's own instructions: its pushes and its jump (after them)."""
+    return [i.address for i in insns] + [insns[-1].next if insns else handler]
+
+
 class Analyzer:
     """Checks handlers of one kernel; caches what it learns about functions."""
 
@@ -150,6 +155,8 @@ class Analyzer:
         self.call_depth = call_depth     # callee levels analysed (isr-saved needs only the first)
         self.budget_notes: List[str] = []
         self._stubs: Dict[tuple, Tuple[HandlerCheck, tuple]] = {}
+        self._stub_states: Dict[tuple, tuple] = {}     # stub shape -> states_at's answer
+        self.tails: Dict[int, HandlerCode] = {}        # jump target -> its code (cfg.explore)
         self._shared: Dict[int, int] = {}     # first stub -> entries sharing its analysis
 
     def start_clock(self) -> None:
@@ -585,11 +592,32 @@ class Analyzer:
 
     def states_at(self, handler: int, error_code: Optional[bool] = None):
         """(code, {address: [states]}) for every instruction the handler runs
-        (followed callees included)."""
+        (followed callees included).  A stub of a stub array shares the
+        states of the first stub of its shape (as check() shares its
+        verdict): the code they jump to is the same, only the constants they
+        push differ, and the save slots do not depend on those; its own
+        pushes get the first stub's states at its own addresses."""
+        stub = self._stub(handler)
+        shape = None
+        if stub is not None:
+            shape = (tuple((i.mnemonic, i.size) for i in stub[0]), stub[1], error_code)
+            earlier = self._stub_states.get(shape)
+            if earlier is not None:
+                flow, found, theirs = earlier
+                moved = dict(found)
+                mine = _stub_addresses(handler, stub[0])
+                for their_address in theirs:
+                    moved.pop(their_address, None)
+                for their_address, address in zip(theirs, mine):
+                    if their_address in found:
+                        moved[address] = found[their_address]
+                return flow, moved
         flow = self.handler_flow(handler, error_code)
         found: Dict[int, List[MachineState]] = {}
         for insn, state in flow.items():
             found.setdefault(insn.address, []).append(state)
+        if shape is not None and not (flow.out_of_time or self.timed_out):
+            self._stub_states[shape] = (flow, found, _stub_addresses(handler, stub[0]))
         return flow, found
 
     def _error_code_condition(self, vectors):

@@ -227,7 +227,10 @@ class Tracking:
         """The handler's code, analysed once per handler address and IDT generation."""
         code = self.code.get(handler)
         if code is None or self.code_generation.get(handler) != ENTRIES.generation:
-            code = explore(TARGET.read_memory, handler, bits)
+            # one decoder for every handler: Linux's 200-odd IRQ stubs all
+            # jump into the same code, decoded once
+            analyzer = self._analyzer(bits)
+            code = explore(TARGET.read_memory, handler, bits, analyzer.reader, analyzer.tails)
             self.code[handler] = code
             self.code_generation[handler] = ENTRIES.generation
         return code
@@ -304,7 +307,9 @@ class Tracking:
             if code is None:
                 tries += 1
                 try:
-                    code = explore(TARGET.read_memory, candidate, self.code[handler].bits)
+                    bits = self.code[handler].bits
+                    code = explore(TARGET.read_memory, candidate, bits,
+                                   self._analyzer(bits).reader)
                 except IsrError:
                     continue
                 self.reference_code[candidate] = code
@@ -508,17 +513,22 @@ class Tracking:
         stopped (a plugin engine explains changes while the guest runs)."""
         self._save_states(handler, bits)
 
-    def _save_states(self, handler, bits):
+    def _analyzer(self, bits):
+        """The save analysis (and code decoder) of this IDT generation."""
         analyzer = self.analyzer
         if analyzer is None or analyzer[:2] != (bits, ENTRIES.generation):
             analyzer = self.analyzer = (bits, ENTRIES.generation,
                                         Analyzer(TARGET.read_memory, bits))
             self.save_states = {}
+        return analyzer[2]
+
+    def _save_states(self, handler, bits):
+        analyzer = self._analyzer(bits)
         states = self.save_states.get(handler)
         if states is None:
             try:
-                analyzer[2].start_clock()
-                _, states = analyzer[2].states_at(handler)
+                analyzer.start_clock()
+                _, states = analyzer.states_at(handler)
             except Exception:       # no analysis is no evidence: the change is not judged
                 states = {}
             self.save_states[handler] = states

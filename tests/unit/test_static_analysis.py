@@ -7,6 +7,7 @@ import time
 import pytest
 
 from gdbext.analysis import static_check
+from gdbext.analysis.cfg import explore
 from gdbext.analysis.static_check import Analyzer
 
 from .asm_fixture import assemble, needs_as
@@ -270,6 +271,48 @@ bug: mov $1, %ebx
     assert first.notes[-1].startswith("1 more stub of this stub array")
     assert second.notes == [f"analysed as the stub array entry at {image['s32']:#x}, whose "
                             f"notes apply"]
+
+
+STUB_ARRAY = """
+s32: push $32
+     jmp common
+s33: push $33
+     jmp common
+common:
+     push %rax
+     push %rbx
+     mov $1, %ebx
+     pop %rbx
+     pop %rax
+     add $8, %rsp
+done: iretq"""
+
+
+def test_stub_array_entries_share_the_save_states_and_the_walk():
+    """Arming every vector on Linux analyses 200-odd IRQ stubs: the second stub
+    of a shape reuses the first's states (at its own push too) and its walk
+    takes the common code whole; both answers equal a fresh analysis."""
+    image = assemble(STUB_ARRAY)
+    analyzer = Analyzer(image.read, 64)
+    _, first = analyzer.states_at(image["s32"])
+    flows = len(analyzer.flows)
+    _, second = analyzer.states_at(image["s33"])
+    assert len(analyzer.flows) == flows                  # no second flow
+    _, fresh = Analyzer(image.read, 64).states_at(image["s33"])
+
+    def saved_registers(states):     # the stub's own constant is pushed at its own address
+        return [[slot for slot in state.slots if slot[1][0] == "orig"] for state in states]
+    assert saved_registers(second[image["done"]]) == saved_registers(fresh[image["done"]]) \
+        == saved_registers(first[image["done"]]) == [[(16, ("orig", "rax", image["common"])),
+                                                      (24, ("orig", "rbx", image["common"] + 1))]]
+    assert set(second) == set(fresh) and image["s33"] in second
+
+    shared = explore(image.read, image["s32"], 64, analyzer.reader, analyzer.tails)
+    again = explore(image.read, image["s33"], 64, analyzer.reader, analyzer.tails)
+    alone = explore(image.read, image["s33"], 64)
+    assert list(analyzer.tails) == [image["common"]]
+    assert sorted(again.insns) == sorted(alone.insns)
+    assert again.exits == alone.exits == shared.exits == [(image["done"], "iret")]
 
 
 def test_a_spent_time_budget_checks_nothing_more():
