@@ -3,7 +3,8 @@
 every other vector.  isrdbg arms it only while a traced run is past its
 handler's own code (its jump into the shared return path), says so in
 `info isr-breakpoints`, and judges the runs exactly as before (issue 17).
-The breakpoint engine: QEMU 7.2 has no trace plugin."""
+The breakpoint engine, chosen explicitly: on QEMU >= 9.2 the plugin engine
+would record these runs without any exit breakpoint."""
 
 from gdbext.tracking.findings import RULES
 
@@ -16,7 +17,8 @@ TRACE_SECONDS = 15
 def test_the_shared_iretq_is_armed_only_while_a_run_is_open(linux):
     result = linux_batch(linux, "pf,int80",
                          run_to(linux, "worker_forever")
-                         + ["isr-trace 14 0x80", STOPPER % TRACE_SECONDS, "continue",
+                         + ["isr-trace engine breakpoints", "isr-trace 14 0x80",
+                            STOPPER % TRACE_SECONDS, "continue",
                             "isr-trace report --json", "info isr-breakpoints --json",
                             "info isr-breakpoints"],
                          timeout=240)
