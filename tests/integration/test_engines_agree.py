@@ -119,10 +119,19 @@ def outcome(scenario, exact=True):
             "per_vector": per_vector, "findings": findings, "pairing": pairing}
 
 
+# Scenarios the clock paces whatever the counts say: processes are scheduled by
+# the timer, so which exits find a run open in their address space (a first
+# start is "without entry" or "unmatched") follows the timing even when the
+# timer counts happen to be equal (seen: i386 proc-own-cr3, 2 against 1).
+CLOCK_PACED = ("proc-", "bad-proc-", "smp-", "task-switch")
+
+
 def compared(plugin, breakpoints):
-    """(plugin's outcome, breakpoints'): exact unless the timer's counts
-    differ (the kernel waited for work, not for a number of ticks)."""
-    exact = timer_runs(plugin) == timer_runs(breakpoints)
+    """(plugin's outcome, breakpoints'): exact unless the clock paces the
+    scenario, or the timer's counts differ (the kernel waited for work, not
+    for a number of ticks)."""
+    exact = timer_runs(plugin) == timer_runs(breakpoints) \
+        and not plugin["name"].startswith(CLOCK_PACED)
     return outcome(plugin, exact), outcome(breakpoints, exact)
 
 
