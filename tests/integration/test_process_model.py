@@ -214,7 +214,7 @@ def test_status_knows_which_handler_runs_beside_sleeping_processes(kernels, arch
 
 @pytest.mark.parametrize("arch", ["x86_64", "i386"])
 def test_diff_at_the_syscall_return_names_the_trapframe_slot(kernels, arch):
-    """At the iret of the first getpid: the result register changed (1 -> pid 2),
+    """At the iret of the first getpid: the result register changed (1 -> a pid),
     restored from the trapframe slot the stub pushed it to first, right below
     the CPU frame - the slot the save analysis proves, named by address."""
     regs = REGS[arch]
@@ -224,8 +224,12 @@ def test_diff_at_the_syscall_return_names_the_trapframe_slot(kernels, arch):
         "break proc_trapret", "continue", f"stepi {pops}", "isr-diff --json"], timeout=120)
     [run] = result.doc("diff")["runs"]
     assert run["vector"] == 0x80 and run["identity"] == "context"
-    assert run["changes"] == [{"register": regs["result"], "group": "general",
-                               "entry": "0x1", "exit": hex(FIRST_PID)}]
+    # the first process at proc_trapret after the first syscall entry may be
+    # another one than the first caller (the timer switches): its own pid
+    pids = [hex(pid) for pid in range(FIRST_PID, FIRST_PID + NPROC)]
+    assert [dict(c, exit=None) for c in run["changes"]] == [
+        {"register": regs["result"], "group": "general", "entry": "0x1", "exit": None}]
+    assert run["changes"][0]["exit"] in pids, run["changes"]
     [finding] = run["findings"]
     assert finding["rule"] == "context-changed-by-kernel"
     frame = int(run["frame"], 16)
