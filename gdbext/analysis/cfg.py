@@ -12,11 +12,32 @@ from gdbext.errors import TargetMemoryError
 
 MAX_INSTRUCTIONS = 8192
 CHUNK = 256
+FREED_BYTES = 16                # this many fill bytes at a handler: no code (see FILLERS)
 
 IRET = {"iret", "iretd", "iretq"}
 RET = {"ret", "retq", "retl", "retf", "retfq", "retfd", "lret", "lretq"}
 NO_RETURN = {"ud2", "ud0", "ud1"}
 OTHER_EXITS = {"sysret", "sysretq", "sysexit", "sysexitq"}
+
+
+# Bytes a gate's handler address may hold instead of code: int3 is what Linux
+# fills freed .init.text with; zeros are memory nothing was loaded into (an IVT
+# at reset, a gate set up before its handler was copied).
+FILLERS = {
+    0xCC: ("handler-in-freed-memory", "int3 bytes (0xcc), as freed init code does"),
+    0x00: ("handler-in-zeroed-memory", "zero bytes, memory no code was loaded into"),
+}
+
+
+def filler_at(read: Callable[[int, int], bytes], handler: int) -> Optional[int]:
+    """The fill byte (a FILLERS key) the handler's first bytes all are, if any."""
+    try:
+        head = read(handler, FREED_BYTES)
+    except TargetMemoryError:
+        return None
+    if len(head) == FREED_BYTES and len(set(head)) == 1 and head[0] in FILLERS:
+        return head[0]
+    return None
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,12 @@ def explore(read: Callable[[int, int], bytes], entry: int, bits: int,
     a vector and jump to the same code)."""
     reader = reader or CodeReader(read, bits)
     code = HandlerCode(entry, bits)
+    filler = filler_at(reader._bytes, entry)
+    if filler is not None:
+        # no code to walk: 8192 decoded int3s (Linux's 12 gates into freed
+        # init text) would only cost the memory and time of a truncated walk
+        code.stops.append((entry, f"no code: {FILLERS[filler][1]}"))
+        return code
     work = [entry]
     while work:
         address = work.pop()

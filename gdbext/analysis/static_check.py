@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
-from gdbext.analysis.cfg import IRET, RET, CodeReader, HandlerCode, explore
+from gdbext.analysis.cfg import (FILLERS, FREED_BYTES, IRET, RET, CodeReader,  # noqa: F401
+                                 HandlerCode, explore, filler_at)
 from gdbext.analysis.dataflow import Budget, Flow, run_flow
 from gdbext.decode.disasm import disassemble
-from gdbext.errors import TargetMemoryError
 from gdbext.tracking.findings import WARNING, Finding, sort_findings
 from gdbext.analysis.stack_machine import (AC_WRITE, SIMD_RESTORES, SIMD_SAVES, Machine, MachineState,
                             writes_memory_below_sp, writes_simd, X86_OP_MEM)
@@ -36,7 +36,6 @@ MAX_CALL_DEPTH = 2              # callee levels analysed for stack use, SIMD and
 HANDLER_VISITS = 60_000         # instruction visits for one handler (its followed callees too)
 FUNCTION_VISITS = 2_000         # ... for one called function's summary
 TOTAL_SECONDS = 20.0            # one Analyzer (one isr-check command) analyses callees this long
-FREED_BYTES = 16                # this many int3 bytes at a handler: freed memory, not code
 STUB_INSNS = 4                  # a stub-array entry: at most this many pushes/nops, then jmp
 OWN_RETURN = "own"              # the return address of the function being summarised
 
@@ -57,26 +56,6 @@ SCRATCH = {64: ("rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"),
 ALIGNED_STORES = {"movaps", "movapd", "movdqa", "vmovaps", "vmovapd", "vmovdqa", "vmovdqa32",
                   "vmovdqa64", "movntdq", "movntps", "movntpd"}
 FRAME_FIELDS = {64: ("rip", "cs", "rflags", "rsp", "ss"), 32: ("eip", "cs", "eflags")}
-
-
-# Bytes a gate's handler address may hold instead of code: int3 is what Linux
-# fills freed .init.text with; zeros are memory nothing was loaded into (an IVT
-# at reset, a gate set up before its handler was copied).
-FILLERS = {
-    0xCC: ("handler-in-freed-memory", "int3 bytes (0xcc), as freed init code does"),
-    0x00: ("handler-in-zeroed-memory", "zero bytes, memory no code was loaded into"),
-}
-
-
-def filler_at(read: Callable[[int, int], bytes], handler: int) -> Optional[int]:
-    """The fill byte (a FILLERS key) the handler's first bytes all are, if any."""
-    try:
-        head = read(handler, FREED_BYTES)
-    except TargetMemoryError:
-        return None
-    if len(head) == FREED_BYTES and len(set(head)) == 1 and head[0] in FILLERS:
-        return head[0]
-    return None
 
 
 def no_code_rule(filler: int) -> str:
