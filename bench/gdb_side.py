@@ -78,6 +78,32 @@ def _stop_clock():
     return times
 
 
+def _stop_timer(classes):
+    """[seconds, calls]: the wall time GDB spent in the stop() methods of
+    ``classes`` (wrapped here): the breakpoints' own Python and the packets
+    it sends, apart from GDB's own handling of each hit."""
+    spent = [0.0, 0]
+    clock = time.perf_counter
+    for cls in classes:
+        inner = cls.stop
+
+        def timed(self, inner=inner):
+            start = clock()
+            try:
+                return inner(self)
+            finally:
+                spent[0] += clock() - start
+                spent[1] += 1
+        cls.stop = timed
+    return spent
+
+
+def _our_breakpoint_classes():
+    from gdbext.gdbside.arming import HandlerBreakpoint
+    from gdbext.gdbside.run_tracking import TRACKING_BREAKPOINTS
+    return (HandlerBreakpoint,) + TRACKING_BREAKPOINTS
+
+
 def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     _to_scenario_start()
     if config in ("baseline", "floor"):
@@ -97,6 +123,8 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     else:
         raise gdb.GdbError(f"bench: unknown configuration {config}")
     gdb.execute("break scenario_done", to_string=True)
+    in_stop = _stop_timer((BareBreakpoint, FloorBreakpoint) if config in ("baseline", "floor")
+                          else _our_breakpoint_classes())
     stopped = _stop_clock()
     profiler = cProfile.Profile() if profile else None
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -107,7 +135,7 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
         profiler.disable()
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
-    fields = dict(config=config, elapsed=elapsed, cpu=cpu,
+    fields = dict(config=config, elapsed=elapsed, cpu=cpu, in_stop=in_stop[0], stops=in_stop[1],
                   handled=int(gdb.parse_and_eval("timer_ticks")))
     if stopped:
         fields["guest_elapsed"] = stopped[0] - start

@@ -137,14 +137,15 @@ def main(argv=None):
         bound = [d["handled"] / max(d["elapsed"] - d["handled"] / args.hz, 1e-9) for d in docs]
         per_run = [(d["elapsed"] - d["handled"] / args.hz) / d["handled"] * 1e3 for d in docs]
         cpu = [d["cpu"] / d["handled"] * 1e3 for d in docs]
+        in_stop = [d["in_stop"] / d["handled"] * 1e3 for d in docs]
         rows[config] = (median(rates), min(rates), max(rates), median(bound), median(per_run),
-                        median(cpu))
+                        median(cpu), median(in_stop))
     base = rows.get("baseline")
     print()
     print(f"{'config':<13} {'runs/s':>7} {'min-max':>13} {'ratio':>6} {'paired':>6} "
           f"{'best':>5}   {'debugger-bound runs/s':>21} {'ratio':>6} {'paired':>6} "
-          f"{'ms/run':>7} {'gdb cpu':>8}")
-    for config, (rate, low, high, bound, per_run, cpu) in rows.items():
+          f"{'ms/run':>7} {'gdb cpu':>8} {'stop()':>7}")
+    for config, (rate, low, high, bound, per_run, cpu, in_stop) in rows.items():
         ratio = rate / base[0] if base else float("nan")
         bound_ratio = bound / base[3] if base else float("nan")
         paired = bound_paired = float("nan")
@@ -159,13 +160,15 @@ def main(argv=None):
         best = high / base[2] if base else float("nan")
         print(f"{config:<13} {rate:>7.1f} {f'{low:.0f}-{high:.0f}':>13} {ratio:>6.2f} "
               f"{paired:>6.2f} {best:>5.2f}   {bound:>21.1f} {bound_ratio:>6.2f} "
-              f"{bound_paired:>6.2f} {per_run:>7.3f} {cpu:>8.3f}")
+              f"{bound_paired:>6.2f} {per_run:>7.3f} {cpu:>8.3f} {in_stop:>7.3f}")
     print(f"(ratio: of the medians; paired: median over repeats of the ratio to that repeat's "
           f"baseline run; best: of the fastest runs, the least disturbed on a shared "
           f"machine.\n guest time waiting for the timer: {wait:.2f}s per run of {args.ticks} "
           f"ticks; ms/run: median debugger time per handler run; gdb cpu: median CPU time\n"
           f" GDB's process used per handler run, in ms: Python and GDB's own work, without\n"
-          f" the waits on QEMU, so it moves far less than the rates when the machine is busy)")
+          f" the waits on QEMU, so it moves far less than the rates when the machine is busy;\n"
+          f" stop(): median wall time per handler run inside the breakpoints' stop() methods,\n"
+          f" in ms: their Python and the packets they send, the part a tracer adds to GDB)")
 
     if args.profile:
         out = Path(tempfile.gettempdir()) / "isrdbg-bench-profile.txt"
