@@ -63,6 +63,7 @@
 #define H_WATCH_COUNT       136         /* u32: entries in the table (GDB) */
 #define H_APPLIED_GEN       192         /* u64: the generation now instrumented */
 #define H_APPLIED_COUNT     200         /* u32: addresses instrumented */
+#define H_UNSYNCED_RESUMES  208         /* u64: vCPUs that ran before a new table applied */
 #define H_HEAD              256         /* u64: next position producers claim */
 #define H_DROPPED           320         /* u64: events lost, ring full */
 #define H_RECORDED          328         /* u64: events written */

@@ -135,6 +135,11 @@ class PluginEngine:
         exits = len(self.sites.current) - entries
         applied = "" if self.ring.applied else ", applied when the guest resumes"
         lost = f"{counters.dropped} lost to a full ring" if counters.dropped else "none lost"
+        if counters.unsynced_resumes:
+            # the plugin waits for a new table before a vCPU runs; one that gave
+            # up ran old, uninstrumented code for a moment (plugin/isrdbg_trace.c)
+            lost += (f", {counters.unsynced_resumes} vCPU resume(s) before a new watch table "
+                     "applied (entries then may be unseen)")
         undecoded = sum(self.undecoded.values())
         return (f"trace engine: plugin (QEMU plugin API {self.ring.api_version}, ring "
                 f"{self.path}): {entries} entr{'y' if entries == 1 else 'ies'} and {exits} "
@@ -149,7 +154,8 @@ class PluginEngine:
         return {"name": PLUGIN, "ring": self.path, "api": self.ring.api_version,
                 "events": counters.recorded, "dropped": counters.dropped,
                 "pending": counters.pending, "undecoded": sum(self.undecoded.values()),
-                "folded": counters.folded, "folded_judged": self.folded_judged}
+                "folded": counters.folded, "folded_judged": self.folded_judged,
+                "unsynced_resumes": counters.unsynced_resumes}
 
     # -- what the plugin watches ----------------------------------------------------------
     def take(self, candidates, view):

@@ -42,7 +42,7 @@ H_MAX_WATCH, H_API, H_STATE, H_REG_COUNT = 24, 28, 32, 36
 H_STACK_BELOW, H_STACK_ABOVE, H_WATCH_OFFSET, H_RING_OFFSET = 40, 44, 48, 56
 H_VCPUS, H_REGS_OFFSET, H_STACK_OFFSET, H_TARGET = 64, 72, 76, 80
 H_WATCH_GEN, H_WATCH_COUNT = 128, 136
-H_APPLIED_GEN, H_APPLIED_COUNT = 192, 200
+H_APPLIED_GEN, H_APPLIED_COUNT, H_UNSYNCED_RESUMES = 192, 200, 208
 H_HEAD, H_DROPPED, H_RECORDED, H_MEMORY_FAILED, H_CALLBACK_NS = 256, 320, 328, 336, 344
 H_FOLDED = 352
 H_TAIL, H_PENDING_CPU, H_PENDING_OFFSET = 384, 448, 456
@@ -137,6 +137,7 @@ class Counters:
     pending: int                # written, not read yet
     callback_ns: int = 0        # time the vCPUs spent in the plugin's callbacks
     folded: int = 0             # clean runs written as one record (2 events each)
+    unsynced_resumes: int = 0   # vCPUs that ran before a new watch table applied
 
 
 class Ring:
@@ -206,7 +207,8 @@ class Ring:
         head, tail = self._u64(H_HEAD), self._u64(H_TAIL)
         return Counters(self._u64(H_RECORDED), self._u64(H_DROPPED),
                         self._u64(H_MEMORY_FAILED), max(0, head - tail),
-                        self._u64(H_CALLBACK_NS), self._u64(H_FOLDED))
+                        self._u64(H_CALLBACK_NS), self._u64(H_FOLDED),
+                        self._u64(H_UNSYNCED_RESUMES))
 
     def registers_layout(self) -> Tuple[Tuple[str, int, int], ...]:
         """(name, offset, size) of each register in a record; fixed by the

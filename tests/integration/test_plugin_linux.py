@@ -73,12 +73,12 @@ def test_linux_traced_by_the_plugin_is_judged_without_a_finding(linux, monkeypat
     # most are returns from syscalls, told apart from unpaired runs (a full
     # ring, on a starved machine, leaves exits whose entry it lost: unpaired)
     if dropped == 0:
-        # An exit to kernel code with no run would be a lost nested entry. One
-        # appears in about one run of three since clean runs fold (1 in ~3,000
-        # exits; never judged, so never a finding): an open bug, bounded here
-        # rather than hidden.
-        assert set(unpaired) <= {"user", "kernel"} and unpaired.get("kernel", 0) <= 2, \
-            (unpaired, report)
+        # An exit to kernel code with no run would be a lost nested entry.  One
+        # appeared in most traces, among the first exits after the resume, until
+        # the plugin made every vCPU wait for the new watch table (a vCPU ran
+        # code translated before it for a moment: plugin/isrdbg_trace.c).
+        assert doc["engine"]["unsynced_resumes"] == 0, report
+        assert set(unpaired) <= {"user"}, (unpaired, report)
     assert "exits with no traced entry (returns from syscall/sysenter or from code not " \
         f"entered by an interrupt): {doc['exits_without_entry']}" in result.stdout, report
     if dropped == 0:
