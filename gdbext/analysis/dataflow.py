@@ -11,11 +11,11 @@ instruction visits and a deadline end it earlier, with a note saying where.
 
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from gdbext.analysis.cfg import IRET, NO_RETURN, OTHER_EXITS, RET, successors
-from gdbext.analysis.stack_machine import MachineState
+from gdbext.analysis.stack_machine import MachineState, evolve
 
 MAX_STATES_PER_INSN = 8
 
@@ -57,7 +57,7 @@ def _widen(state: MachineState) -> MachineState:
     only the SIMD save and calls in progress)."""
     regs = tuple((name, ("val", "", token[2]) if token[0] == "sp" else token)
                  for name, token in state.regs)
-    return replace(state, depth=None, aligned=False, relocated=None, adjusts=(), regs=regs)
+    return evolve(state, depth=None, aligned=False, relocated=None, adjusts=(), regs=regs)
 
 
 def run_flow(reader, machine, entry: int, initial: MachineState, budget: Budget,
@@ -135,7 +135,7 @@ def _return(machine, insn, state: MachineState):
     if top is None or top[0] != "ret" or not top[1].isdigit():
         return []       # not a followed call's return (a summarised function's own)
     after = machine._pop(state, machine.slot)
-    after = replace(after, slots=tuple((d, t) for d, t in after.slots if d != state.depth))
+    after = evolve(after, slots=tuple((d, t) for d, t in after.slots if d != state.depth))
     if insn.detail.operands:        # ret $N
         after = machine._pop(after, insn.detail.operands[0].imm)
     return [(int(top[1]), after)]

@@ -17,7 +17,7 @@ at the interrupt frame).  This is what the static checks (`isr-check`) and the
 saved-register view (`isr-saved`) read; it never runs the code.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Dict, FrozenSet, Optional, Tuple
 
 X86_OP_REG, X86_OP_IMM, X86_OP_MEM = 1, 2, 3
@@ -103,14 +103,11 @@ class MachineState:
         return None
 
     def with_reg(self, name: str, token: Token) -> "MachineState":
-        regs = tuple((k, t) for k, t in self.regs if k != name)
-        if not same(token, orig(name)):
-            regs = tuple(sorted(regs + ((name, token),)))
-        return replace(self, regs=regs)
+        entry = () if token[0] == "orig" and token[1] == name else ((name, token),)
+        return evolve(self, regs=_put(self.regs, name, entry))
 
     def with_slot(self, depth: int, token: Token) -> "MachineState":
-        slots = tuple((k, t) for k, t in self.slots if k != depth)
-        return replace(self, slots=tuple(sorted(slots + ((depth, token),))))
+        return evolve(self, slots=_put(self.slots, depth, ((depth, token),)))
 
     def changed(self) -> Dict[str, Token]:
         return dict(self.regs)
@@ -119,7 +116,13 @@ class MachineState:
         """States with the same key are joined where paths meet: the stack
         depth, the SIMD save, where a switched stack stands, which calls are
         in progress (their return addresses) and which registers hold copies
-        of RSP keep paths apart."""
+        of RSP keep paths apart.  Kept once made (asked at every arrival)."""
+        found = self.__dict__.get("_key")
+        if found is None:
+            found = self.__dict__["_key"] = self._make_key()
+        return found
+
+    def _make_key(self):
         return (self.depth, self.simd_saved is not None,
                 None if self.relocated is None else self.relocated[0],
                 tuple((depth, token[1]) for depth, token in self.slots if token[0] == "ret"),
@@ -131,7 +134,7 @@ class MachineState:
         """What holds on both paths (same key): a register or slot that differs
         holds a value written on one of them (still a clobber, no accusation
         when one side is only unknown)."""
-        if self == other:
+        if self is other or self == other:
             return self
         regs = self.regs
         if regs != other.regs:
@@ -150,12 +153,61 @@ class MachineState:
             mine, yours = dict(slots), dict(other.slots)
             slots = tuple(sorted((depth, _join_tokens(mine[depth], yours[depth]))
                                  for depth in set(mine) & set(yours)))
-        joined = replace(self, regs=regs, slots=slots,
+        joined = evolve(self, regs=regs, slots=slots,
                          aligned=self.aligned and other.aligned,
                          simd_save_depth=self.simd_save_depth
                          if self.simd_save_depth == other.simd_save_depth else None,
                          reported=self.reported & other.reported)
         return joined
+
+
+def evolve(state: MachineState, **changes) -> MachineState:
+    """dataclasses.replace for MachineState, without its checks and its call
+    of __init__: the analysis of Linux's handlers makes ~40,000 states, and
+    replace() was a tenth of its time.  The cached key is not carried over."""
+    new = object.__new__(MachineState)
+    fields = new.__dict__
+    fields.update(state.__dict__)
+    fields.pop("_key", None)
+    fields.update(changes)
+    return new
+
+
+def _put(pairs, name, entry):
+    """``pairs`` (sorted by name, names unique) without ``name``'s pair, with
+    ``entry`` (that pair, or nothing) in its sorted place."""
+    for i, pair in enumerate(pairs):
+        if pair[0] == name:
+            return pairs[:i] + entry + pairs[i + 1:]
+        if pair[0] > name:
+            return pairs[:i] + entry + pairs[i:]
+    return pairs + entry
+
+
+# Register names by capstone register id (x86: the same in every mode); asking
+# capstone is a foreign call, made tens of thousands of times per analysis.
+_REG_NAMES: Dict[int, Optional[str]] = {}
+
+
+def register_name(insn, reg_id) -> Optional[str]:
+    try:
+        return _REG_NAMES[reg_id]
+    except KeyError:
+        name = _REG_NAMES[reg_id] = insn.detail.reg_name(reg_id)
+        return name
+
+
+def written_registers(insn) -> Tuple[str, ...]:
+    """Names of the registers ``insn`` writes (capstone's regs_access), kept
+    on the instruction: every state that reaches it asks again."""
+    cached = insn.__dict__.get("_written")
+    if cached is None:
+        try:
+            _, written = insn.detail.regs_access()
+        except Exception:
+            written = ()
+        cached = insn.__dict__["_written"] = tuple(register_name(insn, r) for r in written)
+    return cached
 
 
 class Machine:
@@ -176,7 +228,7 @@ class Machine:
 
     # -- operand helpers ----------------------------------------------------------
     def _reg_name(self, insn, reg_id) -> str:
-        return insn.detail.reg_name(reg_id) if reg_id else ""
+        return register_name(insn, reg_id) if reg_id else ""
 
     def stack_offset(self, insn, op) -> Optional[int]:
         """For a memory operand [rsp + disp] (no index): disp; else None."""
@@ -252,12 +304,12 @@ class Machine:
         if m in ("popfq", "popfd", "popf", "popfl"):
             return self._pop(state, self.slot)
         if m == "leave":
-            state = replace(state, depth=self.stack_copy(state, self.fp), aligned=False)
+            state = evolve(state, depth=self.stack_copy(state, self.fp), aligned=False)
             return self.step_pop_fp(insn, state)
         if m in ("call", "callq", "calll"):
             return state   # the caller accounts for calls (they return); RSP is unchanged after
         if m in SIMD_SAVES and state.simd_saved is None:
-            return replace(state, simd_saved=insn.address,
+            return evolve(state, simd_saved=insn.address,
                            simd_save_depth=self._mem_depth(insn, ops, state))
 
         sp_result = self._stack_pointer_arith(insn, m, ops, state)
@@ -314,13 +366,13 @@ class Machine:
                 state = state.with_slot(SWITCHED + state.relocated[0], token)
             return state
         depth = state.depth + size
-        return replace(state.with_slot(depth, token), depth=depth,
+        return evolve(state.with_slot(depth, token), depth=depth,
                        adjusts=state.adjusts + ((size, address),))
 
     def _pop(self, state, size):
         if state.depth is None:
             return _move_relocated(state, -size)
-        return replace(state, depth=state.depth - size, adjusts=_undo(state.adjusts, size))
+        return evolve(state, depth=state.depth - size, adjusts=_undo(state.adjusts, size))
 
     def _stack_pointer_arith(self, insn, m, ops, state):
         if not ops or ops[0].type != X86_OP_REG:
@@ -333,28 +385,28 @@ class Machine:
                 return _move_relocated(state, delta)
             adjusts = state.adjusts + ((delta, insn.address),) if delta > 0 \
                 else _undo(state.adjusts, -delta)
-            return replace(state, depth=state.depth + delta, adjusts=adjusts)
+            return evolve(state, depth=state.depth + delta, adjusts=adjusts)
         if m == "lea" and ops[1].type == X86_OP_MEM:
             # lea 8(%rsp),%rsp or lea -0xc(%ebp),%esp with ebp a stack-pointer copy
             depth = self.slot_depth(insn, ops[1], state)
-            return replace(state, depth=depth, aligned=False,
+            return evolve(state, depth=depth, aligned=False,
                            adjusts=state.adjusts if depth is None or state.depth is None
                            or depth >= state.depth else _undo(state.adjusts, state.depth - depth))
         if m == "and" and len(ops) == 2 and ops[1].type == X86_OP_IMM and ops[1].imm < 0:
-            return replace(state, depth=None, aligned=(-ops[1].imm) % 16 == 0, relocated=None)
+            return evolve(state, depth=None, aligned=(-ops[1].imm) % 16 == 0, relocated=None)
         copy = None
         if m.startswith("mov") and len(ops) == 2 and ops[1].type == X86_OP_REG:
             # mov %rbx,%rsp: back to the depth saved in rbx
             copy = self.stack_copy(state, self.tracked(self._reg_name(insn, ops[1].reg)))
         if copy is not None:
-            return replace(state, depth=copy, aligned=False, relocated=None)
+            return evolve(state, depth=copy, aligned=False, relocated=None)
         if m.startswith("mov") and state.depth is not None:
             # Another stack (Linux: the task stack, pt_regs copied there).  Its
             # pushes are kept apart (depths from SWITCHED on), and it is taken
             # to mirror this depth if it is a copy (isr-saved verifies that).
-            return replace(state, depth=None, aligned=False,
+            return evolve(state, depth=None, aligned=False,
                            relocated=(state.depth, insn.address))
-        return replace(state, depth=None, aligned=False, relocated=None)
+        return evolve(state, depth=None, aligned=False, relocated=None)
 
     def _lea(self, insn, ops, state):
         dst, src = ops
@@ -407,12 +459,8 @@ class Machine:
         return None
 
     def _clobber_written(self, insn, state):
-        try:
-            _, written = insn.detail.regs_access()
-        except Exception:
-            written = ()
-        for reg_id in written:
-            name = self.tracked(insn.detail.reg_name(reg_id))
+        for written in written_registers(insn):
+            name = self.tracked(written)
             if name is not None:
                 state = state.with_reg(name, ("val", "", insn.address))
         return state
@@ -421,7 +469,7 @@ class Machine:
 def _move_relocated(state, delta):
     if state.relocated is None:
         return state
-    return replace(state, relocated=(state.relocated[0] + delta, state.relocated[1]))
+    return evolve(state, relocated=(state.relocated[0] + delta, state.relocated[1]))
 
 
 def _join_tokens(a: Token, b: Token) -> Token:
@@ -473,11 +521,6 @@ def writes_simd(insn) -> bool:
     """The instruction changes x87/SSE/AVX state (registers or MXCSR)."""
     if insn.mnemonic in SIMD_SAVES or insn.mnemonic in SIMD_RESTORES:
         return False
-    try:
-        _, written = insn.detail.regs_access()
-    except Exception:
-        return False
-    names = [insn.detail.reg_name(r) for r in written]
-    if any(is_simd_register(n) for n in names):
+    if any(is_simd_register(n) for n in written_registers(insn)):
         return True
     return insn.mnemonic in ("ldmxcsr", "vldmxcsr", "fninit", "finit", "fldcw", "emms")

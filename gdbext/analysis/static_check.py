@@ -29,7 +29,7 @@ from gdbext.analysis.dataflow import Budget, Flow, run_flow
 from gdbext.decode.disasm import disassemble
 from gdbext.tracking.findings import WARNING, Finding, sort_findings
 from gdbext.analysis.stack_machine import (AC_WRITE, SIMD_RESTORES, SIMD_SAVES, Machine, MachineState,
-                            writes_memory_below_sp, writes_simd, X86_OP_MEM)
+                            evolve, writes_memory_below_sp, writes_simd, X86_OP_MEM)
 from gdbext.x86.vectors import format_vector_list, vector as vector_info
 
 MAX_CALL_DEPTH = 2              # callee levels analysed for stack use, SIMD and the red zone
@@ -287,7 +287,7 @@ class Analyzer:
         reported = state.reported | frozenset(self.unsaved_at_call(state))
         for name in SCRATCH[self.bits]:
             state = state.with_reg(name, ("val", "", insn.address))
-        return replace(state, reported=reported)
+        return evolve(state, reported=reported)
 
     def _shortest(self, code: HandlerCode, is_exit) -> Optional[int]:
         """Fewest instructions (calls counting their callee's quickest path)."""
