@@ -14,6 +14,7 @@ full frame report (monitor, symbols, disassembly, page walk) is built only
 when a stop shows it.
 """
 
+import itertools
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -148,15 +149,102 @@ class IdtLoadWatch(gdb.Breakpoint):
         return False
 
 
-class IdtWriteWatch(gdb.Breakpoint):
-    """Internal hardware write watchpoint on the IDT: re-resolve vectors when
-    the kernel rewrites a gate (a scenario installing its own handler)."""
+# The IDT write watch.  GDB re-evaluates a hardware watchpoint's expression
+# each time it inserts breakpoints, twice per handler breakpoint hit, and a
+# plain `*(char (*)[16]) GATE` costs a memory read each time: four packets
+# per traced handler run, as many as the run's own reads.  The expression
+# isrdbg watches instead is `$_isr_gate_word(W, 0), ..., $_isr_watch_token()`:
+# each gate word comes from Python as the value read when the watch was set
+# (a memory lvalue, so GDB still places a hardware watchpoint on its
+# address, but reads nothing), and the token is a new number at every
+# evaluation, so that when QEMU reports a write to a word GDB always finds
+# the value changed and calls stop() (a plain watch would ignore a write of
+# the bytes it last read back); the words' contents are never compared.  GDB passes a convenience function's
+# arguments by value outside the expression's value chain, hence the
+# comma list rather than one function of the words.  One call per gate, so
+# this is for a few gates: more than WORD_LIMIT, and the whole span from the
+# first to the last armed gate is watched the plain way.
+WORD_LIMIT = 8          # about where the calls cost GDB what one read of the span would
+WATCH_WORDS = {}        # watch key -> [gdb.Value]: the words it watches, as read when set
+_WATCH_KEYS = itertools.count(1)
+_TOKENS = itertools.count(1)
 
-    def __init__(self, base, size, registry):
-        super().__init__(f"*(char (*)[{size}]) {base:#x}", gdb.BP_WATCHPOINT, gdb.WP_WRITE,
-                         internal=True)
-        self.span = (base, size)
+
+class _GateWord(gdb.Function):
+    """$_isr_gate_word(WATCH, N): word N of isrdbg's IDT write watch WATCH, as
+read when the watch was set (isrdbg's own watch expressions use it)."""
+
+    def __init__(self):
+        super().__init__("_isr_gate_word")
+
+    def invoke(self, watch, index):
+        words = WATCH_WORDS.get(int(watch), ())
+        index = int(index)
+        # never an error: GDB evaluates this while it inserts breakpoints
+        return words[index] if 0 <= index < len(words) else 0
+
+
+class _WatchToken(gdb.Function):
+    """$_isr_watch_token(): a new number at each call (see isrdbg's IDT write watch)."""
+
+    def __init__(self):
+        super().__init__("_isr_watch_token")
+
+    def invoke(self):
+        return next(_TOKENS)
+
+
+_GateWord()
+_WatchToken()
+
+
+def _word_type(size):
+    """A scalar type of ``size`` bytes (a whole gate in one word: one call
+    per gate at each evaluation), else 8-byte words."""
+    for name in ("long double", "unsigned long long"):     # 16 bytes on x86-64, 8
+        kind = gdb.lookup_type(name)
+        if kind.sizeof == size:
+            return kind
+    return gdb.lookup_type("unsigned long long")
+
+
+def _read_words(spans):
+    """The words of ``spans`` as memory lvalues, one read per span (their
+    contents never matter: see WATCH_WORDS)."""
+    words = []
+    for base, size in spans:
+        word = _word_type(size)
+        count = max(1, size // word.sizeof)
+        span = gdb.Value(base).cast(word.array(count - 1).pointer()).dereference()
+        span.fetch_lazy()
+        words.extend(span[i] for i in range(count))
+    return words
+
+
+class IdtWriteWatch(gdb.Breakpoint):
+    """Internal hardware write watchpoint on armed gates: re-resolve vectors
+    when the kernel rewrites a gate (a scenario installing its own handler).
+    ``spans``: (address, size) of each gate watched; a single span when there
+    are too many gates to watch word by word (see WORD_LIMIT)."""
+
+    def __init__(self, spans, registry):
+        self.spans = spans
         self.registry = registry
+        self.key = None
+        if len(spans) > WORD_LIMIT or spans[0][1] > 16:
+            base, size = spans[0]
+            expression = f"*(char (*)[{size}]) {base:#x}"
+        else:
+            self.key = next(_WATCH_KEYS)
+            WATCH_WORDS[self.key] = _read_words(spans)
+            expression = ", ".join([f"$_isr_gate_word({self.key}, {i})"
+                                    for i in range(len(WATCH_WORDS[self.key]))]
+                                   + ["$_isr_watch_token()"])
+        try:
+            super().__init__(expression, gdb.BP_WATCHPOINT, gdb.WP_WRITE, internal=True)
+        except gdb.error:
+            WATCH_WORDS.pop(self.key, None)
+            raise
 
     def stop(self):
         with TARGET.stopped_in_breakpoint():
@@ -361,28 +449,40 @@ class Registry:
         TRACKING.keep_apart(taken, self._delete)
 
     def _watch_idt(self, view):
-        """Keep one write watchpoint over the gates of the armed vectors (the
-        first to the last).  Not under --hw (KVM), where debug registers cannot
-        watch 4 KiB.  GDB re-reads a watched span each time it inserts
-        breakpoints, twice per handler breakpoint hit, so the span is no
-        wider than the vectors need."""
-        span = None
-        inside = [v for v in self.vectors if view is not None and v < view.entries]
+        """Keep one write watchpoint over the gates of the armed vectors: each
+        gate apart when they are few (no memory read at a hit, see
+        IdtWriteWatch), else the span from the first to the last.  Not under
+        --hw (KVM), where debug registers cannot watch 4 KiB."""
+        spans = None
+        inside = sorted(v for v in self.vectors if view is not None and v < view.entries)
         if (inside and self.watch_writes and not ACCELERATOR.kvm
                 and not any(a.hardware for a in self.vectors.values())):
             size = view.cpu.mode.gate_size
-            first, last = min(inside), max(inside)
-            span = (view.cpu.idtr.base + first * size, (last - first + 1) * size)
-        if self.idt_watch is not None and self.idt_watch.span == span:
+            base = view.cpu.idtr.base
+            if len(inside) <= WORD_LIMIT:
+                spans = tuple((base + v * size, size) for v in inside)
+            else:
+                first, last = inside[0], inside[-1]
+                spans = ((base + first * size, (last - first + 1) * size),)
+        if self.idt_watch is not None and self.idt_watch.spans == spans:
             return
         if self.idt_watch is not None:
             self._delete(self.idt_watch)
             self.idt_watch = None
-        if span is not None:
+        self._forget_watch_words()
+        if spans is not None:
             try:
-                self.idt_watch = IdtWriteWatch(span[0], span[1], self)
+                self.idt_watch = IdtWriteWatch(spans, self)
             except gdb.error:
                 self.idt_watch = None   # the target cannot watch: re-resolve at stops only
+
+    def _forget_watch_words(self):
+        """Drop the words of watches GDB has deleted (a retired one still
+        evaluates its expression until then)."""
+        live = {bp.key for bp in [self.idt_watch] + self.doomed
+                if isinstance(bp, IdtWriteWatch) and bp.is_valid()}
+        for key in [k for k in WATCH_WORDS if k not in live]:
+            del WATCH_WORDS[key]
 
     def _watch_lidt(self, wanted):
         if self.lidt_watches and (not wanted or
