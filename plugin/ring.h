@@ -27,6 +27,20 @@
  * record, so the order of events in the ring is unchanged.  While every vCPU
  * is stopped GDB may take the held entry itself (H_PENDING_CPU: 0 = none held,
  * else vCPU index + 1).
+ *
+ * Clean runs that repeat are batched: a folded record equal to the one before
+ * it from R_PC to its last stack byte, but for the arithmetic flags (CF PF AF
+ * ZF SF OF: what an idle loop's compare leaves) of the RFLAGS its iret pops
+ * and of the entry's live RFLAGS, is not written again: the plugin counts it
+ * in the batch area (H_BATCH_COUNT runs, each proven clean as above), keeping
+ * each run's popped arithmetic flags (u16, R_BATCH_FLAGS), and writes the
+ * batch as one KIND_CLEAN record with R_COUNT runs when anything else is
+ * written first (the held entry, any other record), when the batch is
+ * BATCH_MAX runs or BATCH_MAX_NS old, or GDB takes it while every vCPU is
+ * stopped (before the held entry: it is older).  Such records give GDB's side
+ * the same inputs but the interrupted context's arithmetic flags, which
+ * neither frame decoding nor judging reads: it judges one and counts the
+ * others, each with its own flags.
  */
 #ifndef ISRDBG_RING_H
 #define ISRDBG_RING_H
@@ -34,7 +48,7 @@
 #include <stdint.h>
 
 #define RING_MAGIC          "ISRDBGR1"
-#define RING_LAYOUT         2
+#define RING_LAYOUT         3
 #define HEADER_SIZE         4096
 #define MAX_WATCH           4096        /* watched addresses */
 #define WATCH_SIZE          16
@@ -73,6 +87,9 @@
 #define H_TAIL              384         /* u64: next position GDB reads */
 #define H_PENDING_CPU       448         /* u32: the vCPU (+1) whose entry is held; 0: none */
 #define H_PENDING_OFFSET    456         /* u64: where the held entry record lies */
+#define H_BATCH_OFFSET      464         /* u64: where the batch of repeated clean runs lies */
+#define H_BATCH_COUNT       472         /* u32: clean runs in the batch; 0: none */
+#define H_BATCH_MAX         476         /* u32: BATCH_MAX (where R_BATCH_FLAGS starts) */
 #define H_REG_TABLE         512         /* MAX_REGS x {char name[16]; u32 offset; u32 size} */
 #define REG_ENTRY_SIZE      24
 
@@ -100,10 +117,16 @@
 #define R_EXIT_PC           48          /* u64: KIND_CLEAN: the exit instruction */
 #define R_EXIT_SP           56          /* u64: KIND_CLEAN: RSP at the exit */
 #define R_EXIT_FLAGS        64          /* u64: KIND_CLEAN: RFLAGS at the exit */
-#define R_REGS              72
+#define R_COUNT             72          /* u32: KIND_CLEAN: the identical clean runs it stands for */
+#define R_REGS              80
 #define REG_BYTES           640         /* 35 scalars x 8 + 16 xmm x 16 fit */
 #define STACK_BYTES         512
 #define RECORD_SIZE         (R_REGS + REG_BYTES + STACK_BYTES)
+/* KIND_CLEAN, R_COUNT > 1: u16 per run, the arithmetic flags its iret popped,
+ * at the end of the stack area (a folded record's stack is an entry's:
+ * STACK_ABOVE bytes at most) */
+#define R_BATCH_FLAGS       (RECORD_SIZE - 2 * BATCH_MAX)
+#define RFLAGS_ARITH        0x8d5u      /* CF PF AF ZF SF OF */
 
 /* mapped-page probes of the words a frame's RIP may be (see frame.py) */
 #define F_MAPPED_Q0         (1u << 0)   /* the u64 at RSP */
@@ -111,6 +134,9 @@
 #define F_MAPPED_D0         (1u << 2)   /* the u32 at RSP */
 #define F_MAPPED_D1         (1u << 3)   /* the u32 at RSP+4 */
 #define F_LONG_MODE         (1u << 4)   /* long mode: the u32 words were not probed */
+
+#define BATCH_MAX           192         /* clean runs in one batch at most ... */
+#define BATCH_MAX_NS        10000000ull /* ... and for at most 10 ms: GDB sees them soon */
 
 #define DEFAULT_SLOTS       32768       /* ~1 KiB each: 32 MiB, some seconds of a busy kernel */
 #define STACK_ABOVE         64          /* error code + 5 words, and some */

@@ -39,14 +39,15 @@ from collections import Counter
 import gdb
 
 from gdbext.errors import IsrError
-from gdbext.tracking.plugin_events import (ENTRY, Site, Sites, clean_exit_from, entry_from,
-                                           exit_from, read_word_from, unfold)
+from gdbext.tracking.plugin_events import (ENTRY, Site, Sites, batch_member, clean_exit_from,
+                                           entry_from, exit_from, popped_rflags,
+                                           read_word_from, unfold)
 from gdbext.tracking.plugin_ring import (KIND_CLEAN, RING_ENV, STATE_REFUSED, STATE_RUNNING,
                                          SWITCH_ENV, RingFile)
 from gdbext.analysis.restored import explain_changes
 from gdbext.decode.snapshot import interrupted_context, pick, register_set
 
-from gdbext.gdbside.state import TRACKER, TRACKER_LOCK
+from gdbext.gdbside.state import TRACE, TRACKER, TRACKER_LOCK
 from gdbext.gdbside.run_tracking import TRACKING
 
 DRAIN_PERIOD = 0.02     # seconds between looks at the ring while the guest runs
@@ -247,9 +248,10 @@ class PluginEngine:
                     break
                 for record in records:
                     self._feed_safely(record)
-            held = self.ring.take_held() if take_held else None
-            if held is not None:
-                self._feed_safely(held)
+            if take_held:   # the batch's runs first: the held entry is later
+                for held in (self.ring.take_batch(), self.ring.take_held()):
+                    if held is not None:
+                        self._feed_safely(held)
         finally:
             self.draining_live = False
 
@@ -264,30 +266,58 @@ class PluginEngine:
                            f"{error})"] += 1
 
     def _feed_clean(self, record):
-        """A run the plugin folded: counted by the tracker without opening or
-        judging it when it proves the judge would find nothing
-        (Tracker.clean_run); otherwise its entry and exit are fed as any."""
-        self.folded += 1
-        run = self._count_clean(record)
-        if run is not None:
-            self.events += 2
-            self.entries += 1
-            for observer in TRACKING.observers:
-                observer(run)
-            return
-        self.folded_judged += 1
-        for unfolded in unfold(record):
-            self._feed(unfolded)
+        """Runs the plugin folded (``record.count`` of them in a row, a batch
+        when more than one: plugin/ring.h): each counted by the tracker
+        without opening or judging it when it proves the judge would find
+        nothing (Tracker.clean_run), the rest of a batch at once after a
+        counted one (Tracker.repeat) while nothing that decides it changed;
+        otherwise its entry and exit are fed as any."""
+        self.folded += record.count
+        index = 0
+        while index < record.count:
+            member = batch_member(record, index)
+            run = self._count_clean(member)
+            index += 1
+            if run is None:
+                self.folded_judged += 1
+                for unfolded in unfold(member):
+                    self._feed(unfolded)
+                continue
+            self._counted(run)
+            # observers may have ended the trace (a limit): the handler is
+            # then no longer watched, and its runs are no longer the trace's
+            room = TRACE.room(run.vectors)
+            take = record.count - index if room is None else min(record.count - index, room)
+            if take and self._may_count(record):
+                rflags = ()
+                if record.batch_flags:
+                    rflags = tuple(popped_rflags(record, i) for i in range(index, index + take))
+                batch = TRACKER.repeat(run, take, rflags) if None not in rflags else None
+                if batch is not None:
+                    self._counted(batch)
+                    index += take
+
+    def _counted(self, run):
+        self.events += 2 * run.repeats
+        self.entries += run.repeats
+        for observer in TRACKING.observers:
+            observer(run)
+
+    def _may_count(self, record):
+        """Whether the engine's own state lets a KIND_CLEAN record be counted
+        (what _count_clean checks before the tracker's tests)."""
+        exit_site = self.sites.site(record.exit[0])
+        site = self.sites.site(record.tag)
+        return site is not None and site.is_entry and exit_site is not None and \
+            not exit_site.is_entry and self.view is not None and \
+            record.pc in self.handlers and self._closes_here(record.exit[1], record.pc)
 
     def _count_clean(self, record):
         """The run a KIND_CLEAN record stands for, accounted as a judged run
         with no finding; None when _feed would do anything else with it."""
-        exit_site = self.sites.site(record.exit[0])
-        site = self.sites.site(record.tag)
-        if site is None or not site.is_entry or exit_site is None or exit_site.is_entry or \
-                self.view is None or record.pc not in self.handlers or \
-                not self._closes_here(record.exit[1], record.pc):
+        if not self._may_count(record):
             return None
+        exit_site = self.sites.site(record.exit[0])
         try:
             entry, live = entry_from(record, self.view)
         except IsrError:

@@ -18,6 +18,11 @@ and RFLAGS, and the words the iret pops equal to those the entry record
 holds, so the exit record is the entry's registers and stack with those
 three put back.  Only the exit's save slots below RSP are missing, which the
 judge reads only to explain changed registers.
+
+A batch (a KIND_CLEAN record with ``count`` > 1) stands for that many such
+runs in a row whose records differed at most in the arithmetic flags of the
+RFLAGS word the iret pops (plugin/ring.h); batch_member is the record of one
+of them, with its own flags.
 """
 
 import itertools
@@ -27,7 +32,8 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from gdbext.decode.entry import CpuView, Entry, decode_entry
 from gdbext.errors import IsrError, TargetMemoryError
 from gdbext.tracking.judge import ExitObservation
-from gdbext.tracking.plugin_ring import KIND_ENTRY, KIND_EXIT, WATCH_FOLD, Record, Watch
+from gdbext.tracking.plugin_ring import (F_LONG_MODE, KIND_CLEAN, KIND_ENTRY, KIND_EXIT,
+                                         RFLAGS_ARITH, WATCH_FOLD, Record, Watch)
 from gdbext.x86.register_file import RawRegisters
 from gdbext.decode.snapshot import register_set
 
@@ -135,6 +141,42 @@ def unfold(record: Record) -> Tuple[Record, Record]:
     exit = Record(record.position, exit_pc, exit_tag, record.cpu, KIND_EXIT, 0, registers,
                   record.stack_address + start, record.stack[start:])
     return entry, exit
+
+
+def popped_flags_offset(record: Record) -> Optional[int]:
+    """Where, in a KIND_CLEAN record's stack bytes, the RFLAGS word its iret
+    pops lies (the entry pushed the same word there); None if not held."""
+    slot = 8 if record.flags & F_LONG_MODE else 4
+    offset = record.exit[2] + 2 * slot - record.stack_address
+    return offset if 0 <= offset and offset + slot <= len(record.stack) else None
+
+
+def popped_rflags(record: Record, index: int) -> Optional[int]:
+    """The RFLAGS word run ``index`` of a batch popped (and pushed): the
+    record's own, with that run's arithmetic flags; None if not held."""
+    offset = popped_flags_offset(record)
+    if offset is None:
+        return None
+    slot = 8 if record.flags & F_LONG_MODE else 4
+    word = int.from_bytes(record.stack[offset:offset + slot], "little")
+    if not record.batch_flags:
+        return word
+    return (word & ~RFLAGS_ARITH) | (record.batch_flags[index] & RFLAGS_ARITH)
+
+
+def batch_member(record: Record, index: int) -> Record:
+    """Run ``index`` of a batch as the KIND_CLEAN record the plugin would have
+    written for it alone."""
+    if index == 0 and not record.batch_flags:
+        return record
+    offset = popped_flags_offset(record)
+    stack = record.stack
+    if offset is not None:
+        slot = 8 if record.flags & F_LONG_MODE else 4
+        stack = stack[:offset] + popped_rflags(record, index).to_bytes(slot, "little") + \
+            stack[offset + slot:]
+    return Record(record.position, record.pc, record.tag, record.cpu, KIND_CLEAN,
+                  record.flags, record.registers, record.stack_address, stack, record.exit)
 
 
 def clean_exit_from(record: Record, site: Site, bits: int) -> ExitObservation:

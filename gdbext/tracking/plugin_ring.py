@@ -7,8 +7,11 @@ the registers, and the stack bytes around RSP.  This module reads those
 records and writes the table of watched addresses; it knows nothing of
 handlers or runs (gdbext.tracking.plugin_events turns records into what the tracker
 consumes).  A clean run the plugin folded (plugin/ring.h) is one KIND_CLEAN
-record: the entry's record with the exit's tag, address, RSP and RFLAGS.  Pure: it takes any writable buffer (an mmap of the file, or a
-bytearray in tests).
+record: the entry's record with the exit's tag, address, RSP and RFLAGS, and
+how many clean runs in a row it stands for (``count``: the plugin batches
+runs whose records differ at most in the arithmetic flags of the RFLAGS the
+iret pops, and keeps those flags per run: ``batch_flags``).  Pure: it takes any writable buffer (an mmap of the file, or
+a bytearray in tests).
 
 Fixed header offsets mirror plugin/ring.h; everything variable (where the
 table and the ring start, the record's size, which registers it holds and
@@ -34,7 +37,7 @@ RING_ENV = "ISRDBG_TRACE_RING"
 SWITCH_ENV = "ISRDBG_TRACE_PLUGIN"
 
 MAGIC = b"ISRDBGR1"
-LAYOUT = 2
+LAYOUT = 3
 
 # header fields (plugin/ring.h H_*)
 H_MAGIC, H_LAYOUT, H_HEADER_SIZE, H_RECORD_SIZE, H_SLOTS = 0, 8, 12, 16, 20
@@ -46,6 +49,7 @@ H_APPLIED_GEN, H_APPLIED_COUNT, H_UNSYNCED_RESUMES = 192, 200, 208
 H_HEAD, H_DROPPED, H_RECORDED, H_MEMORY_FAILED, H_CALLBACK_NS = 256, 320, 328, 336, 344
 H_FOLDED = 352
 H_TAIL, H_PENDING_CPU, H_PENDING_OFFSET = 384, 448, 456
+H_BATCH_OFFSET, H_BATCH_COUNT, H_BATCH_MAX = 464, 472, 476
 H_REG_TABLE, REG_ENTRY_SIZE, REG_NAME = 512, 24, 16
 MAX_REGS = 64
 WATCH_SIZE = 16
@@ -57,10 +61,11 @@ WATCH_FOLD = 1 << 8     # on an entry's watch: the plugin may fold its clean run
 
 # record fields (plugin/ring.h R_*)
 R_SEQ, R_PC, R_TAG, R_CPU, R_FLAGS, R_STACK_LEN, R_STACK_ADDR, R_KIND = 0, 8, 16, 20, 24, 28, 32, 40
-R_EXIT_TAG, R_EXIT_PC, R_EXIT_SP, R_EXIT_FLAGS = 44, 48, 56, 64
+R_EXIT_TAG, R_EXIT_PC, R_EXIT_SP, R_EXIT_FLAGS, R_COUNT = 44, 48, 56, 64, 72
 
 F_MAPPED_Q0, F_MAPPED_Q1, F_MAPPED_D0, F_MAPPED_D1, F_LONG_MODE = 1, 2, 4, 8, 16
-_RECORD_HEAD = struct.Struct("<QIIIIQIIQQQ")   # R_PC .. R_EXIT_FLAGS
+RFLAGS_ARITH = 0x8D5    # CF PF AF ZF SF OF: what may differ between the runs of a batch
+_RECORD_HEAD = struct.Struct("<QIIIIQIIQQQI")   # R_PC .. R_COUNT
 
 
 class RingError(IsrError):
@@ -82,14 +87,18 @@ class Record:
     ``registers``: a read-only mapping decoding a value only when asked
     (gdbext.x86.register_file), so that an entry and an exit compare as bytes.
     A KIND_CLEAN record is its entry's, and ``exit`` holds (tag, address, RSP,
-    RFLAGS) of the exit that closed it cleanly (plugin/ring.h)."""
+    RFLAGS) of the exit that closed it cleanly (plugin/ring.h); it stands for
+    ``count`` clean runs in a row (1 or more) whose records were equal but for
+    the arithmetic flags (RFLAGS_ARITH) of the RFLAGS their iret popped:
+    ``batch_flags`` holds those bits per run (when ``count`` > 1)."""
 
     __slots__ = ("position", "pc", "tag", "cpu", "kind", "flags", "registers",
-                 "stack_address", "stack", "exit")
+                 "stack_address", "stack", "exit", "count", "batch_flags")
 
     def __init__(self, position: int, pc: int, tag: int, cpu: int, kind: int, flags: int,
                  registers, stack_address: int, stack: bytes,
-                 exit: Optional[Tuple[int, int, int, int]] = None):
+                 exit: Optional[Tuple[int, int, int, int]] = None, count: int = 1,
+                 batch_flags: Tuple[int, ...] = ()):
         self.position = position            # the event's number in the ring (0, 1, ...)
         self.pc = pc                        # the watched instruction
         self.tag = tag
@@ -100,6 +109,8 @@ class Record:
         self.stack_address = stack_address  # guest address of stack[0]
         self.stack = stack                  # the readable bytes around RSP
         self.exit = exit                    # KIND_CLEAN: (tag, pc, sp, rflags) of its exit
+        self.count = count                  # KIND_CLEAN: the runs it stands for
+        self.batch_flags = batch_flags      # ... and their popped arithmetic flags
 
     def read(self, address: int, size: int) -> bytes:
         """Guest memory as it was at this event, where the record holds it."""
@@ -136,7 +147,7 @@ class Counters:
     memory_failed: int          # events whose stack could not be read
     pending: int                # written, not read yet
     callback_ns: int = 0        # time the vCPUs spent in the plugin's callbacks
-    folded: int = 0             # clean runs written as one record (2 events each)
+    folded: int = 0             # clean runs written folded (2 events each), batches' too
     unsynced_resumes: int = 0   # vCPUs that ran before a new watch table applied
 
 
@@ -162,9 +173,13 @@ class Ring:
         self.stack_offset = self._u32(H_STACK_OFFSET)
         self.regs_size = self.stack_offset - self.regs_offset
         self.pending_offset = self._u64(H_PENDING_OFFSET)
+        self.batch_offset = self._u64(H_BATCH_OFFSET)
+        self.batch_max = self._u32(H_BATCH_MAX)
         if self.slots == 0 or self.slots & (self.slots - 1) or \
                 self.ring_offset + self.slots * self.record_size > self.pending_offset or \
-                self.pending_offset + self.record_size > len(buffer) or \
+                self.pending_offset + self.record_size > self.batch_offset or \
+                self.batch_offset + self.record_size > len(buffer) or \
+                self.stack_offset + 2 * self.batch_max > self.record_size or \
                 self.watch_offset + self.max_watch * WATCH_SIZE > self.ring_offset:
             raise RingError("the ring file's sizes do not fit the file")
         self._layout: Optional[Tuple[Tuple[str, int, int], ...]] = None
@@ -295,6 +310,21 @@ class Ring:
         words[H_TAIL >> 3] = tail
         return records
 
+    def take_batch(self) -> Optional[Record]:
+        """The clean runs the plugin counts in its batch and has not written
+        yet, as the KIND_CLEAN record it then writes (``count`` runs).  Only
+        while every vCPU is stopped; drain first, and take it before the held
+        entry: its runs are older."""
+        runs = self._u32(H_BATCH_COUNT)
+        if runs == 0:
+            return None
+        record = self._decode(self.batch_offset, self._u64(H_HEAD), self._register_view(),
+                              min(runs, self.batch_max))
+        struct.pack_into("<I", self.buffer, H_BATCH_COUNT, 0)
+        self._store64(H_RECORDED, self._u64(H_RECORDED) + 2 * runs)
+        self._store64(H_FOLDED, self._u64(H_FOLDED) + runs)
+        return record
+
     def take_held(self) -> Optional[Record]:
         """The entry the plugin holds back to fold it with its exit, as the
         entry record it then becomes (the plugin writes that exit as a normal
@@ -308,9 +338,16 @@ class Ring:
         self._store64(H_RECORDED, self._u64(H_RECORDED) + 1)
         return record
 
-    def _decode(self, at: int, position: int, view) -> Record:
+    def _decode(self, at: int, position: int, view, count: Optional[int] = None) -> Record:
+        """The record at ``at`` (``count``: a batch's runs, when the record
+        does not say them itself)."""
         pc, tag, cpu, flags, stack_len, stack_address, kind, exit_tag, exit_pc, exit_sp, \
-            exit_flags = _RECORD_HEAD.unpack_from(self.buffer, at + R_PC)
+            exit_flags, written = _RECORD_HEAD.unpack_from(self.buffer, at + R_PC)
+        count = max(1, min(count or written, self.batch_max or 1))
+        batch_flags = ()
+        if kind == KIND_CLEAN and count > 1:
+            batch_flags = struct.unpack_from(f"<{count}H", self.buffer,
+                                             at + self.record_size - 2 * self.batch_max)
         if view is None:
             registers = {}
         else:
@@ -323,7 +360,8 @@ class Ring:
         stack = self.buffer[stack_at:stack_at + stack_len]
         return Record(position, pc, tag, cpu, kind, flags, registers, stack_address,
                       stack if type(stack) is bytes else bytes(stack),
-                      (exit_tag, exit_pc, exit_sp, exit_flags) if kind == KIND_CLEAN else None)
+                      (exit_tag, exit_pc, exit_sp, exit_flags) if kind == KIND_CLEAN else None,
+                      count if kind == KIND_CLEAN else 1, batch_flags)
 
 
 class RingFile(Ring):

@@ -73,20 +73,28 @@ class Trace:
         if run.lost:
             stats.unpaired[run.lost] += 1
             return
-        stats.runs += 1
+        repeats = run.repeats       # identical runs it stands for (Tracker.repeat)
+        stats.runs += repeats
         stats.first = stats.first or run.sequence
-        stats.last = run.sequence
+        stats.last = run.sequence + repeats - 1
         stats.max_depth = max(stats.max_depth, run.depth)
         stats.findings.update(f.rule for f in run.findings)
         for reason in run.verdict.unjudged_reasons:
-            stats.unjudged[reason] += 1
+            stats.unjudged[reason] += repeats
 
     def account(self, run) -> bool:
         """Count a completed run; True when it reaches the limit (stop now)."""
         if not self.active or not self.traces(run.vectors):
             return False
-        self.counted += 1
+        self.counted += run.repeats
         return self.limit is not None and self.counted >= self.limit
+
+    def room(self, vectors) -> Optional[int]:
+        """How many more runs of ``vectors`` this trace counts before its limit
+        (None: no limit applies), so that runs counted at once stop there."""
+        if not self.active or self.limit is None or not self.traces(vectors):
+            return None
+        return max(0, self.limit - self.counted)
 
     def stop(self, reason: str, tracker: Optional[Tracker] = None) -> None:
         """Stop recording: runs that entered until now are still the trace's

@@ -45,8 +45,8 @@ handler), rule and reason.
 import itertools
 import struct
 from collections import Counter, deque
-from dataclasses import dataclass, field
-from typing import Deque, Dict, List, Optional, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Deque, Dict, Iterator, List, Optional, Tuple
 
 from gdbext.tracking.findings import Finding
 from gdbext.decode.frame import InterruptFrame
@@ -119,6 +119,31 @@ class HandlerRun:
     lost: str = ""                           # why it was dropped unmatched
     space: Optional[int] = None              # address space at the entry (see address_space)
     identity: str = ""                       # how its exit was paired (BY_*)
+    # Identical clean runs this one stands for, numbered sequence .. sequence +
+    # repeats - 1 (Tracker.repeat): observers that count add this many.  Their
+    # interrupted contexts may differ in RFLAGS (arithmetic flags): then each
+    # one's, in order.
+    repeats: int = 1
+    repeat_rflags: Tuple[int, ...] = ()
+
+    def member(self, index: int) -> "HandlerRun":
+        """Run ``index`` of the runs this one stands for, on its own."""
+        run = replace(self, sequence=self.sequence + index, repeats=1, repeat_rflags=())
+        rflags = self.repeat_rflags[index] if self.repeat_rflags else self.entry.rflags
+        if rflags == self.entry.rflags:
+            return run
+        # a clean iret pops what was pushed: the frame, the context and what resumes
+        slot = self.frame.slot
+        run.entry = replace(self.entry, rflags=rflags)
+        run.frame = replace(self.frame, rflags=rflags)
+        exit = self.exit
+        if exit is not None and len(exit.stack) >= 3 * slot:
+            run.exit = replace(exit, stack=exit.stack[:2 * slot] +
+                               rflags.to_bytes(slot, "little") + exit.stack[3 * slot:])
+        if self.verdict is not None and self.verdict.resumed is not None:
+            run.verdict = replace(self.verdict,
+                                  resumed=replace(self.verdict.resumed, rflags=rflags))
+        return run
 
     @property
     def vector(self) -> Optional[int]:
@@ -176,6 +201,43 @@ def _compact(run: HandlerRun, regset) -> None:
         run.verdict = Verdict(verdict.changes, verdict.findings, resumed, verdict.unjudged)
 
 
+class RunHistory:
+    """The latest ``maxlen`` completed runs, oldest first.  A batch of
+    identical runs (HandlerRun.repeats > 1) is kept as one object and read as
+    its runs, each with its own number: memory and the cost of accounting a
+    batch do not grow with its size."""
+
+    def __init__(self, maxlen: int, runs=()):
+        self.maxlen = maxlen
+        self._batches: Deque[HandlerRun] = deque()
+        self._runs = 0          # runs in _batches; the oldest batch's first ones may be out
+        for run in runs:
+            self.append(run)
+
+    def append(self, run: HandlerRun) -> None:
+        self._batches.append(run)
+        self._runs += run.repeats
+        while self._runs - self._batches[0].repeats >= self.maxlen:
+            self._runs -= self._batches.popleft().repeats
+
+    def __len__(self) -> int:
+        return min(self._runs, self.maxlen)
+
+    def __iter__(self) -> Iterator[HandlerRun]:
+        skip = self._runs - len(self)      # of the oldest batch, the runs no longer kept
+        for run in list(self._batches):
+            if run.repeats == 1:
+                yield run
+                continue
+            for i in range(skip, run.repeats):
+                yield run.member(i)
+            skip = 0
+
+    def clear(self) -> None:
+        self._batches.clear()
+        self._runs = 0
+
+
 @dataclass
 class VectorStats:
     runs: int = 0                            # paired and judged
@@ -194,7 +256,7 @@ class Tracker:
         self.open: Dict[int, HandlerRun] = {}          # sequence -> run, oldest first
         self._by_context: Dict[tuple, List[HandlerRun]] = {}
         self.running: Dict[int, List[HandlerRun]] = {}  # cpu -> runs executing, outermost first
-        self.completed: Deque[HandlerRun] = deque(maxlen=history)
+        self.completed = RunHistory(history)
         self.stats: Dict[Tuple[int, ...], VectorStats] = {}
         # runs with findings: the latest ``history`` ones, and the first per (vectors, rule)
         self.finding_runs: Deque[RunDigest] = deque(maxlen=history)
@@ -225,7 +287,7 @@ class Tracker:
         """Keep at most ``history`` completed runs (the latest ones)."""
         if history < 1:
             raise ValueError("the history holds at least one run")
-        self.completed = deque(self.completed, maxlen=history)
+        self.completed = RunHistory(history, self.completed)
         self.finding_runs = deque(self.finding_runs, maxlen=history)
 
     # -- entry --------------------------------------------------------------------
@@ -291,6 +353,31 @@ class Tracker:
                          space=address_space(cr3), identity=BY_CONTEXT)
         self._account(run)
         return run
+
+    def repeat(self, run: HandlerRun, count: int,
+               rflags: Tuple[int, ...] = ()) -> Optional[HandlerRun]:
+        """Account ``count`` more runs like ``run``, a run clean_run just
+        accounted, as clean_run would account each of them; ``rflags``: the
+        RFLAGS each pushed, when they differ from ``run``'s (only in arithmetic
+        flags).  The trace plugin found their records equal to ``run``'s but
+        for those flags (plugin/ring.h), which nothing clean_run tests reads
+        but the context's identity: when no open run has any of these
+        contexts, each would pass clean_run's tests and be judged as ``run``
+        was, and clean_run leaves the tracker as it found it (no open run, no
+        chain or learnt stack changes a second time).  One HandlerRun stands
+        for them all (``repeats``); the observers are told once.  None, and
+        nothing changed, when an open run has one of the contexts."""
+        if any(context_key(replace(run.entry, rflags=value)) in self._by_context
+               for value in set(rflags)):
+            return None
+        if rflags and all(value == run.entry.rflags for value in rflags):
+            rflags = ()
+        first = next(self._sequence)
+        self._sequence = itertools.count(first + count)
+        self.next_sequence += count
+        batch = replace(run, sequence=first, repeats=count, repeat_rflags=tuple(rflags))
+        self._account(batch)
+        return batch
 
     def _window(self) -> int:
         return min(NEST_WINDOW, self.stack_spacing or NEST_WINDOW)
@@ -483,12 +570,12 @@ class Tracker:
         stats = self._vector_stats(run)
         if stats.first is None:
             stats.first = run.sequence
-        stats.runs += 1
+        stats.runs += run.repeats
         if run.depth > stats.max_depth:
             stats.max_depth = run.depth
-        stats.last = run.sequence
+        stats.last = run.sequence + run.repeats - 1
         for reason in run.verdict.unjudged_reasons:
-            stats.unjudged[reason] += 1
+            stats.unjudged[reason] += run.repeats
         findings = run.findings
         if findings:
             stats.findings.update(f.rule for f in findings)

@@ -380,3 +380,108 @@ def test_only_the_entries_named_may_fold():
                            fold={TIMER, IRET})
     assert [(w.address, w.kind) for w in watches] == \
         [(TIMER, KIND_ENTRY | WATCH_FOLD), (IRET, KIND_EXIT), (PAGE_FAULT, KIND_ENTRY)]
+
+
+# -- batches: clean runs the plugin counted in one record ------------------------------------
+
+from gdbext.tracking.plugin_events import batch_member, popped_rflags   # noqa: E402
+from gdbext.tracking.plugin_ring import F_LONG_MODE                       # noqa: E402
+from gdbext.tracking.tracker import RunHistory                            # noqa: E402
+
+BATCH_FLAGS = (0x83 & 0x8D5, 0x87 & 0x8D5, 0x83 & 0x8D5, 0x846 & 0x8D5)   # CF, CF PF, CF, PF ZF OF
+IDLE_FRAME = (INTERRUPTED, 0x08, 0x283, STACK_TOP, 0x10)
+
+
+def batch_record(plugin, ring, batch_flags=BATCH_FLAGS, frame_words=IDLE_FRAME):
+    data = frame(*frame_words)
+    sp = STACK_TOP - len(data)
+    registers = dict(GPRS, rsp=sp, cs=8, ss=0x10, rip=TIMER, cr3=CR3, eflags=0x2)
+    plugin.record(TIMER, 1, registers, sp, data, flags=F_MAPPED_Q0 | F_LONG_MODE,
+                  kind=KIND_CLEAN, exit=(2, IRET, sp, 0x46), count=len(batch_flags),
+                  batch_flags=batch_flags)
+    return ring.drain()[-1]
+
+
+def counted_batch(tracker, record):
+    """What the engine does with a batch: count its first run as any clean
+    run, then the others at once (PluginEngine._feed_clean)."""
+    run = counted_clean(tracker, batch_member(record, 0))
+    rest = tuple(popped_rflags(record, i) for i in range(1, record.count))
+    return run, tracker.repeat(run, record.count - 1, rest)
+
+
+def test_a_batch_member_is_the_record_with_its_own_popped_flags():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    record = batch_record(plugin, ring)
+    assert [popped_rflags(record, i) for i in range(4)] == [0x283, 0x287, 0x283, 0xA46 | 0x200]
+    member = batch_member(record, 1)
+    assert member.read(STACK_TOP - 40, 40) == frame(INTERRUPTED, 0x08, 0x287, STACK_TOP, 0x10)
+    assert (member.count, member.exit, member.registers) == (1, record.exit, record.registers)
+
+
+def test_a_batch_is_counted_exactly_as_its_runs_one_by_one():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    record = batch_record(plugin, ring)
+    one_by_one, batched = Tracker(), Tracker()
+    traces = traced(one_by_one), traced(batched)
+    for i in range(record.count):
+        run = judged_in_full(one_by_one, batch_member(record, i))
+        assert run is not None and run.findings == ()
+    first, rest = counted_batch(batched, record)
+    assert (first.repeats, rest.repeats, rest.sequence) == (1, 3, 2)
+    assert batched.stats == one_by_one.stats and batched.stats[(32,)].runs == 4
+    assert traces[0].stats == traces[1].stats and traces[1].stats[(32,)].last == 4
+    assert batched.next_sequence == one_by_one.next_sequence == 5
+    assert len(batched.completed) == 4
+    assert [r.digest() for r in batched.completed] == [r.digest() for r in one_by_one.completed]
+    # each run with the flags it pushed and popped
+    assert [(r.entry.rflags, r.frame.rflags, r.verdict.resumed.rflags) for r in
+            batched.completed] == [(r.entry.rflags, r.frame.rflags, r.verdict.resumed.rflags)
+                                   for r in one_by_one.completed]
+    assert [r.exit.stack for r in batched.completed] == \
+        [r.exit.stack for r in one_by_one.completed]
+    assert [r.entry.rflags for r in batched.completed] == [0x283, 0x287, 0x283, 0xA46]
+
+
+def test_a_batch_whose_context_an_open_run_has_is_not_counted_at_once():
+    """An open run (another address space, on the other CPU) has the context
+    one run of the batch pushed: that run must pair with exit(), as alone."""
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    tracker = Tracker()
+    other = (INTERRUPTED, 0x08, 0x287, STACK_TOP, 0x10)
+    open_run(tracker, entry_record(plugin, ring, other, cpu=1, regs={"cr3": CR3 + 0x2000}))
+    first, rest = counted_batch(tracker, batch_record(plugin, ring))
+    assert first is not None and rest is None
+    assert tracker.stats[(32,)].runs == 1 and tracker.next_sequence == 3
+
+
+def test_the_history_keeps_the_latest_runs_of_batches_each_with_its_number():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    tracker = Tracker(history=5)
+    for _ in range(3):
+        counted_batch(tracker, batch_record(plugin, ring))
+    runs = list(tracker.completed)
+    assert len(tracker.completed) == 5 and [r.sequence for r in runs] == [8, 9, 10, 11, 12]
+    assert [r.repeats for r in runs] == [1] * 5
+    assert [r.entry.rflags for r in runs] == [0x283, 0xA46, 0x283, 0x287, 0x283, 0xA46][1:]
+    assert [r.sequence for r in tracker.last(2)] == [11, 12]
+    tracker.resize(2)
+    assert [r.sequence for r in tracker.completed] == [11, 12]
+
+
+def test_a_trace_limit_inside_a_batch_leaves_room_for_the_runs_up_to_it():
+    trace = Trace()
+    tracker = Tracker()
+    trace.start([32], 3, tracker)
+    assert trace.room((32,)) == 3 and trace.room((14,)) is None
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    record = batch_record(plugin, ring)
+    run = counted_clean(tracker, batch_member(record, 0))
+    assert not trace.account(run) and trace.room((32,)) == 2
+    batch = tracker.repeat(run, trace.room((32,)), (0x287, 0x283))
+    assert trace.account(batch) and trace.counted == 3

@@ -7,13 +7,16 @@ import pytest
 
 from gdbext.errors import TargetMemoryError
 from gdbext.tracking.plugin_ring import (F_LONG_MODE, F_MAPPED_Q0, H_APPLIED_GEN, H_CALLBACK_NS,
-                                         H_DROPPED, H_FOLDED, H_HEAD, H_PENDING_CPU, H_RECORDED,
+                                         H_BATCH_COUNT, H_DROPPED, H_FOLDED, H_HEAD, H_PENDING_CPU,
+                                         H_RECORDED,
                                          H_TAIL, H_WATCH_COUNT, KIND_CLEAN, KIND_ENTRY, KIND_EXIT,
                                          R_SEQ, WATCH_FOLD, Ring, RingError, Watch)
 
 HEADER_SIZE, MAX_WATCH, WATCH_SIZE = 4096, 4096, 16
-R_REGS, REG_BYTES, STACK_BYTES = 72, 640, 512
+R_REGS, REG_BYTES, STACK_BYTES = 80, 640, 512
 RECORD_SIZE = R_REGS + REG_BYTES + STACK_BYTES
+BATCH_MAX = 192
+BATCH_FLAGS = RECORD_SIZE - 2 * BATCH_MAX       # plugin/ring.h R_BATCH_FLAGS
 
 REGS64 = (("rax", 8), ("rbx", 8), ("rcx", 8), ("rdx", 8), ("rsi", 8), ("rdi", 8), ("rbp", 8),
           ("rsp", 8), ("r8", 8), ("r9", 8), ("r10", 8), ("r11", 8), ("r12", 8), ("r13", 8),
@@ -31,12 +34,14 @@ class FakePlugin:
         self.watch_offset = HEADER_SIZE
         self.ring_offset = HEADER_SIZE + MAX_WATCH * WATCH_SIZE
         self.pending_offset = self.ring_offset + slots * RECORD_SIZE
-        self.buffer = bytearray(self.pending_offset + RECORD_SIZE)
+        self.batch_offset = self.pending_offset + RECORD_SIZE
+        self.buffer = bytearray(self.batch_offset + RECORD_SIZE)
         b = self.buffer
         b[0:8] = b"ISRDBGR1"
-        struct.pack_into("<IIIIIIII", b, 8, 2, HEADER_SIZE, RECORD_SIZE, slots, MAX_WATCH,
+        struct.pack_into("<IIIIIIII", b, 8, 3, HEADER_SIZE, RECORD_SIZE, slots, MAX_WATCH,
                          4, 1, len(registers))
-        struct.pack_into("<Q", b, 456, self.pending_offset)
+        struct.pack_into("<QQ", b, 456, self.pending_offset, self.batch_offset)
+        struct.pack_into("<I", b, 476, BATCH_MAX)
         struct.pack_into("<IIQQ", b, 40, 448, 64, self.watch_offset, self.ring_offset)
         struct.pack_into("<III", b, 64, 1, 0, 0)
         struct.pack_into("<II", b, 72, R_REGS, R_REGS + REG_BYTES)
@@ -68,29 +73,39 @@ class FakePlugin:
         return pos, at
 
     def record(self, pc, tag, registers, stack_address, stack, cpu=0, kind=KIND_ENTRY,
-               flags=0, commit=True, exit=None, hold=False):
+               flags=0, commit=True, exit=None, hold=False, count=1, batch=False,
+               batch_flags=()):
         """Write a record (``exit``: (tag, pc, sp, rflags) of a KIND_CLEAN
-        record's exit; ``hold``: an entry held back in the pending area)."""
+        record's exit, ``count`` the clean runs it stands for, ``batch_flags``
+        their popped arithmetic flags; ``hold``: an entry held back in the
+        pending area; ``batch``: a KIND_CLEAN record the plugin still counts
+        in its batch area)."""
         if hold:
             pos, at = None, self.pending_offset
             struct.pack_into("<I", self.buffer, H_PENDING_CPU, cpu + 1)
+        elif batch:
+            pos, at = None, self.batch_offset
+            struct.pack_into("<I", self.buffer, H_BATCH_COUNT, count)
         else:
             pos, at = self.claim()
             if at is None:
                 return None
-        struct.pack_into("<QIIIIQIIQQQ", self.buffer, at + 8, pc, tag, cpu, flags, len(stack),
-                         stack_address, kind, *(exit or (0, 0, 0, 0)))
+        struct.pack_into("<QIIIIQIIQQQI", self.buffer, at + 8, pc, tag, cpu, flags, len(stack),
+                         stack_address, kind, *(exit or (0, 0, 0, 0)),
+                         count if kind == KIND_CLEAN and not batch else 0)
         for name, value in registers.items():
             offset, size = self.layout[name]
             self.buffer[at + R_REGS + offset:at + R_REGS + offset + size] = \
                 value.to_bytes(size, "little")
         base = at + R_REGS + REG_BYTES
         self.buffer[base:base + len(stack)] = stack
-        if hold:
+        if batch_flags:
+            struct.pack_into(f"<{len(batch_flags)}H", self.buffer, at + BATCH_FLAGS, *batch_flags)
+        if hold or batch:
             return None
-        self.add(H_RECORDED, 2 if kind == KIND_CLEAN else 1)
+        self.add(H_RECORDED, 2 * count if kind == KIND_CLEAN else 1)
         if kind == KIND_CLEAN:
-            self.add(H_FOLDED, 1)
+            self.add(H_FOLDED, count)
         if commit:
             self.commit(pos)
         return pos
@@ -303,6 +318,42 @@ def test_the_held_entry_is_taken_once_as_an_entry_record():
     assert plugin.u64(H_PENDING_CPU) == 0       # the plugin now writes that run's exit as is
     assert ring.counters().recorded == 2
     assert ring.take_held() is None
+
+
+def test_a_batch_of_clean_runs_is_one_record_with_its_count_and_each_runs_flags():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    words = frame(0x101234, 0x08, 0x283, 0x8000, 0x10)
+    plugin.record(0x103000, 7, {"rsp": 0x7FD8}, 0x7FD8, words, kind=KIND_CLEAN,
+                  flags=F_LONG_MODE | F_MAPPED_Q0, exit=(9, 0x103040, 0x7FD8, 0x46), count=3,
+                  batch_flags=(0x81, 0x85, 0x81))
+    plugin.record(0x103000, 7, {"rsp": 0x7FD8}, 0x7FD8, words, kind=KIND_CLEAN,
+                  flags=F_LONG_MODE | F_MAPPED_Q0, exit=(9, 0x103040, 0x7FD8, 0x46))
+    batch, single = ring.drain()
+    assert (batch.kind, batch.count, batch.batch_flags) == (KIND_CLEAN, 3, (0x81, 0x85, 0x81))
+    assert batch.read(0x7FD8, 40) == words and batch.exit == (9, 0x103040, 0x7FD8, 0x46)
+    assert (single.count, single.batch_flags) == (1, ())
+    counters = ring.counters()
+    assert (counters.recorded, counters.folded) == (8, 4)      # 2 events a run
+
+
+def test_the_pending_batch_is_taken_at_a_stop_before_the_held_entry():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    assert ring.take_batch() is None
+    words = frame(0x101234, 0x08, 0x283, 0x8000, 0x10)
+    plugin.record(0x103000, 7, {"rsp": 0x7FD8}, 0x7FD8, words, kind=KIND_CLEAN,
+                  flags=F_LONG_MODE | F_MAPPED_Q0, exit=(9, 0x103040, 0x7FD8, 0x46), count=2,
+                  batch=True, batch_flags=(0x81, 0x85))
+    plugin.record(0x103000, 7, {"rsp": 0x7FD8}, 0x7FD8, words, hold=True)
+    assert ring.drain() == []
+    batch = ring.take_batch()
+    assert (batch.kind, batch.count, batch.batch_flags, batch.exit) == \
+        (KIND_CLEAN, 2, (0x81, 0x85), (9, 0x103040, 0x7FD8, 0x46))
+    assert plugin.u64(H_BATCH_COUNT) & 0xFFFFFFFF == 0      # the plugin starts a new one
+    assert ring.take_batch() is None and ring.take_held().kind == KIND_ENTRY
+    counters = ring.counters()
+    assert (counters.recorded, counters.folded) == (5, 2)
 
 
 def test_an_entry_watch_may_carry_the_fold_permission():
