@@ -349,10 +349,27 @@ def _breakpoint_name(number: int) -> str:
     return f"breakpoint {number}" if number > 0 else "internal breakpoint"
 
 
+# More handlers than this and the arming summary gives one line per kind of
+# breakpoint (Linux has a stub per vector: `isr-trace all` would print 256
+# lines); `info isr-breakpoints` still lists every handler.
+ARMING_LINES_MAX = 16
+
+
 def render_arming(report, style: Style = PLAIN) -> str:
-    """One line per breakpoint the vectors landed on, one for the pending ones."""
+    """One line per breakpoint the vectors landed on (per kind of breakpoint
+    when there are many), one for the pending ones."""
     lines = []
-    for group in _by_breakpoint(report):
+    groups = _by_breakpoint(report)
+    if len(groups) > ARMING_LINES_MAX:
+        kinds = {}
+        for group in groups:
+            kinds.setdefault(_breakpoint_name(group[0].breakpoint), []).append(group)
+        for name, same in kinds.items():
+            vectors = sorted(a.vector for group in same for a in group)
+            lines.append(f"vector {describe_vectors(vectors)}: {name} ({len(same)} handlers; "
+                         "info isr-breakpoints lists them)")
+        groups = ()
+    for group in groups:
         first = group[0]
         name = (first.symbol or "").replace("+0", "")
         where = f" ({style('symbol', name)})" if name else ""
@@ -485,18 +502,38 @@ def render_trace(report, style: Style = PLAIN) -> str:
         more = len(report.findings) - len(shown)
         lines.append(f"findings ({report.findings_total} counted, {kept} kept"
                      + (f", the last {len(shown)} runs shown" if more else "") + "):")
-        for digest in shown:
+        for same in _repeats(shown, style):
+            digest = same[0]
             nested = f", nested {digest.depth} deep" if digest.depth else ""
             lines.append(f"  run #{digest.sequence}: vector {_vector_text(digest.vectors)} on "
                          f"CPU {digest.cpu}{nested}, frame {digest.frame:#x}, interrupted "
                          f"{digest.cs:#x}:{digest.rip:#x} rsp {digest.rsp:#x}")
             lines += ["    " + render_finding(f, style) for f in digest.findings]
+            if len(same) > 1:
+                lines.append(f"    and {len(same) - 1} more run{'s' if len(same) > 2 else ''} "
+                             f"(#{same[1].sequence}..#{same[-1].sequence}) of this vector "
+                             "with the same finding" + ("s" if len(digest.findings) > 1 else ""))
     lines.append(f"{report.runs} run{'s' if report.runs != 1 else ''} judged, "
                  f"{report.kept_runs} kept (history {report.history}); {report.open_runs} open; "
                  f"unpaired: {report.lost_runs} entr{'ies' if report.lost_runs != 1 else 'y'}, "
                  f"{report.unmatched_exits} exit{'s' if report.unmatched_exits != 1 else ''} "
                  f"({100 * report.unpaired_share:.2f}% of runs)")
     return "\n".join(lines)
+
+
+def _repeats(digests, style):
+    """Consecutive runs of one vector whose findings read the same, grouped:
+    a kernel that changes frames on purpose (signals) repeats one info
+    finding per run, and one example says it all."""
+    groups, previous = [], None
+    for digest in digests:
+        key = (tuple(digest.vectors), tuple(render_finding(f, style) for f in digest.findings))
+        if groups and key == previous:
+            groups[-1].append(digest)
+        else:
+            groups.append([digest])
+        previous = key
+    return groups
 
 
 def _not_judged(report) -> List[str]:

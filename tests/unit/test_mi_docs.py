@@ -111,6 +111,23 @@ def test_breakpoints_drawn_from_their_document():
     assert render_document(doc, command="isr-delete") == ""
 
 
+def test_arming_many_handlers_is_summarised_per_kind_of_breakpoint():
+    # Linux has a stub per vector: `isr-trace all` arms ~250 handlers
+    stubs = [VectorArming(v, "trace", False, None, 0, 0x1000 + 8 * v, None)
+             for v in range(32, 256)]
+    internal = [VectorArming(v, "trace", False, None, -v, 0x900 + v, None) for v in (18, 20, 21)]
+    report = ArmingReport(tuple(internal + stubs + [
+        VectorArming(19, "trace", True, None, reason="gate not present")]))
+    doc = through_mi(render_json.breakpoints_doc(report))
+    assert render_document(doc, command="isr-trace") == render_arming(report) == "\n".join([
+        "vector 18,20-21: internal breakpoint (3 handlers; info isr-breakpoints lists them)",
+        "vector 32-255: watched by the trace plugin (224 handlers; info isr-breakpoints lists "
+        "them)",
+        "vector 19 #XM SIMD Floating-Point Exception: pending (gate not present)"])
+    few = ArmingReport(tuple(stubs[:16]))
+    assert len(render_arming(few).splitlines()) == 16      # one line per handler still
+
+
 def test_status_drawn_from_its_document():
     status = Status("stopped", 0, "long", (14,), 2, 2, 5, {"error": 1, "warning": 0, "info": 1},
                     LastStop("exit", -3, 0, (0x52,), 0x100050, 4, 1))

@@ -213,3 +213,17 @@ def test_exits_without_entry_are_reported_apart_from_unpaired_runs():
     assert "unpaired: 0 entries, 0 exits (0.00% of runs)" in text
     doc = json.loads(render_json.dumps(render_json.trace_doc(report)))
     assert doc["exits_without_entry"] == 2 and doc["unpaired"] == 0
+
+
+def test_runs_repeating_one_finding_are_shown_once_with_their_count():
+    tracker, trace = traced([32, 0x52])
+    for _ in range(3):
+        run(tracker, BROKEN, changes={"rbx": 0xDEAD})
+    run(tracker, BROKEN, changes={"rbx": 0xBEEF})       # another value: another finding
+    run(tracker, BROKEN, changes={"rbx": 0xDEAD})
+    text = render_trace(trace_report(trace, tracker))
+    shown = [line.split(":")[0].strip() for line in text.splitlines()
+             if line.startswith("  run #")]
+    assert shown == ["run #1", "run #4", "run #5"], text
+    assert "    and 2 more runs (#2..#3) of this vector with the same finding" in text
+    assert text.count("more run") == 1, text
