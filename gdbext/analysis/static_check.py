@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from gdbext.analysis.cfg import (FILLERS, FREED_BYTES, IRET, RET, CodeReader,  # noqa: F401
-                                 HandlerCode, explore, filler_at)
+                                 HandlerCode, explore, filler_at, successors)
 from gdbext.analysis.dataflow import Budget, Flow, run_flow
 from gdbext.decode.disasm import disassemble
 from gdbext.tracking.findings import WARNING, Finding, sort_findings
@@ -86,6 +86,9 @@ class FunctionFacts:
     # a call it (or a callee) makes with RSP 8 off 16 (at address): code built for
     # 8-byte stack alignment (Linux's -mpreferred-stack-boundary=3)
     eight_byte_stack: Optional[int] = None
+    # only `returns` is known (Analyzer(states_only=True)): the rest is made
+    # if a caller ever needs it (see Analyzer.function)
+    partial: bool = False
 
 
 @dataclass
@@ -115,7 +118,7 @@ class Analyzer:
     def __init__(self, read: Callable[[int, int], bytes], bits: int, att: bool = False,
                  symbolize: Optional[Callable[[int], Optional[str]]] = None,
                  seconds: float = TOTAL_SECONDS, call_depth: int = MAX_CALL_DEPTH,
-                 control: Optional[Dict[str, int]] = None):
+                 control: Optional[Dict[str, int]] = None, states_only: bool = False):
         self.read = read
         self.bits = bits
         self.att = att          # show instructions in AT&T syntax (GDB's default flavor)
@@ -137,6 +140,15 @@ class Analyzer:
         self._stub_states: Dict[tuple, tuple] = {}     # stub shape -> states_at's answer
         self.tails: Dict[int, HandlerCode] = {}        # jump target -> its code (cfg.explore)
         self._shared: Dict[int, int] = {}     # first stub -> entries sharing its analysis
+        # Only states_at's answers are wanted (the run tracker's save analysis),
+        # not the checks': summaries of the deepest callees then say only
+        # whether they return (see function), with the same states.
+        self.states_only = states_only
+        self._seen: Dict[int, int] = {}       # function -> order it was first summarised in
+        self._active: List[int] = []          # functions being summarised (callers first)
+        self._callers: Dict[int, tuple] = {}  # partial summary -> _active when it was made
+        self._horizon: Optional[int] = None   # see _complete
+        self._hidden: tuple = ()
 
     def start_clock(self) -> None:
         """Give the next analyses ``seconds`` from now.  One isr-check command
@@ -192,15 +204,90 @@ class Analyzer:
     def function(self, address: Optional[int], level: int = 1) -> FunctionFacts:
         if address is None:
             return FunctionFacts(0, unknown=True)
-        if address in self.functions:
-            return self.functions[address]
+        if self._horizon is not None and address in self._hidden:
+            return FunctionFacts(address)   # as its summary looked while it was being made
+        if address in self.functions and (self._horizon is None or
+                                          self._seen[address] < self._horizon):
+            facts = self.functions[address]
+            if facts.partial and level < self.call_depth:
+                facts = self._complete(address)
+            return facts
         if level > self.call_depth:
             return FunctionFacts(address, unknown=True)     # not cached: may be seen closer
         if time.monotonic() > self.deadline:
             self.timed_out = True
             return FunctionFacts(address, unknown=True)
+        self._seen[address] = len(self._seen)
+        if self.states_only and level == self.call_depth and self._may_return(address):
+            # A deepest callee matters to the states only by whether it
+            # returns (a noreturn call ends its caller's path); its own
+            # callees are never analysed.  Its summary's other facts (stack,
+            # red zone, SIMD, whether it is ordinary) serve the checks.
+            self.functions[address] = FunctionFacts(address, partial=True)
+            self._callers[address] = tuple(self._active)
+            return self.functions[address]
         facts = FunctionFacts(address)
         self.functions[address] = facts       # recursion ends here
+        return self._summarise(facts, level)
+
+    def _complete(self, address: int) -> FunctionFacts:
+        """The whole summary of a function summarised partially, as function()
+        would have made it then: what was summarised after it stays unseen
+        (its own flow saw only the summaries before it), and it is
+        summarised at the deepest level again; the callers being summarised
+        then look as they did (unfinished: taken to return)."""
+        facts = FunctionFacts(address)
+        self._horizon, self._hidden = self._seen[address], self._callers.pop(address, ())
+        try:
+            self._summarise(facts, self.call_depth)
+        finally:
+            self._horizon, self._hidden = None, ()
+        self.functions[address] = facts
+        return facts
+
+    def _may_return(self, address: int) -> bool:
+        """Whether the summary of the function at ``address`` at the deepest
+        level would say it returns, when that is known without running its
+        flow: its flow visits every instruction reachable from its entry
+        (calls return unless to a function summarised as noreturn), and it
+        returns when one of them is a `ret`, or the flow stops (unreadable
+        code, an indirect jump).  False: not known so (no `ret` within
+        FUNCTION_VISITS instructions): the flow decides."""
+        seen = set()
+        work = [address]
+        while work:
+            at = work.pop()
+            if at in seen:
+                continue
+            seen.add(at)
+            if len(seen) > FUNCTION_VISITS:
+                return False
+            insn = self.reader.insn(at)
+            if insn is None:
+                return True
+            m = insn.mnemonic
+            if m in RET:
+                return True
+            if m.startswith("call"):
+                callee = self.functions.get(insn.target) if insn.target != address else None
+                if callee is not None and not callee.returns:
+                    continue
+                work.append(insn.next)
+                continue
+            if m.startswith("j") and insn.target is None:
+                return True
+            work.extend(successors(insn))
+        return False
+
+    def _summarise(self, facts: FunctionFacts, level: int) -> FunctionFacts:
+        self._active.append(facts.address)
+        try:
+            return self._summary(facts, level)
+        finally:
+            self._active.pop()
+
+    def _summary(self, facts: FunctionFacts, level: int) -> FunctionFacts:
+        address = facts.address
         initial = MachineState(depth=0, slots=((0, ("ret", OWN_RETURN, -1)),))
         flow = self._flow(address, initial, FUNCTION_VISITS, level, self.name(address))
         facts.unknown = own_unknown = bool(flow.stops) or flow.stopped is not None

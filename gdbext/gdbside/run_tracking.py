@@ -518,7 +518,7 @@ class Tracking:
         analyzer = self.analyzer
         if analyzer is None or analyzer[:2] != (bits, ENTRIES.generation):
             analyzer = self.analyzer = (bits, ENTRIES.generation,
-                                        Analyzer(TARGET.read_memory, bits))
+                                        Analyzer(TARGET.read_memory, bits, states_only=True))
             self.save_states = {}
         return analyzer[2]
 

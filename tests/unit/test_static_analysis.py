@@ -315,6 +315,56 @@ def test_stub_array_entries_share_the_save_states_and_the_walk():
     assert again.exits == alone.exits == shared.exits == [(image["done"], "iret")]
 
 
+# outer (an ordinary function) calls error_entry and a noreturn function:
+# both are its callees, the deepest level summarised.  Walked past the
+# noreturn call, `pop %rax; ret` would make outer unusual (RSP above its
+# return address) and h1 would follow it; h2 then calls error_entry itself.
+DEEP_CALLEES = f"""
+h1: push %rbx
+    call outer
+    pop %rbx
+    iretq
+h2: call error_entry
+    mov %rax, %rsp
+    pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx; pop %r11; pop %r10
+    pop %r9; pop %r8; pop %rax; pop %rcx; pop %rdx; pop %rsi; pop %rdi
+    add $8, %rsp
+exit2: iretq
+outer:
+    test %rdi, %rdi
+    jne 2f
+    call die
+    pop %rax
+    ret
+2:  call error_entry
+    ret
+die: jmp die
+{ERROR_ENTRY}"""
+
+
+def test_the_trackers_save_analysis_makes_the_same_states_with_less_work():
+    """The run tracker's Analyzer (states_only) says of its deepest callees
+    only whether they return, unless a caller needs more: the states are
+    those of the full analysis, a noreturn callee still ends its caller's
+    path, and a callee first seen at the deepest level then called by a
+    handler itself is summarised whole (error_entry: followed)."""
+    image = assemble(DEEP_CALLEES)
+    full = Analyzer(image.read, 64)
+    light = Analyzer(image.read, 64, states_only=True)
+    first = [analyzer.states_at(image["h1"])[1] for analyzer in (full, light)]
+    assert first[0] == first[1]
+    assert light.functions[image["error_entry"]].partial       # only whether it returns
+    assert not light.functions[image["die"]].returns
+    assert light.functions[image["outer"]].unusual is None
+    second = [analyzer.states_at(image["h2"])[1] for analyzer in (full, light)]
+    assert second[0] == second[1]
+    assert not light.functions[image["error_entry"]].partial
+    assert light.functions[image["error_entry"]].unusual is not None
+    # followed: its pushes are the handler's save slots at the exit
+    assert any(token == ("orig", "rbx", token[2]) for state in second[1][image["exit2"]]
+               for _, token in state.slots)
+
+
 def test_a_spent_time_budget_checks_nothing_more():
     image = assemble("h: mov $1, %ebx\n iretq")
     result = Analyzer(image.read, 64, seconds=0).check(image["h"], (0x40,))
