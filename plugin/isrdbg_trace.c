@@ -70,8 +70,21 @@ struct reg_slot {
     uint32_t size;
 };
 
+/* A code page a probe found mapped, in an address space (CR3), while GDB's
+ * view of the IDT did not change (H_VIEW_GEN): GDB's own decoder takes a page
+ * it found mapped as mapped for as long as that view (gdbext/decode/entry.py),
+ * so the plugin need not walk the page tables for it again meanwhile. */
+#define KNOWN_PAGES 8
+struct known_page {
+    uint64_t view;          /* H_VIEW_GEN + 1; 0: empty */
+    uint64_t cr3;
+    uint64_t page;
+};
+
 struct vcpu {
     struct qemu_plugin_register *handle[MAX_REGS];
+    struct known_page known[KNOWN_PAGES];
+    unsigned next_known;
     uint8_t *scratch;       /* this vCPU's record, built before it is written or held */
     GByteArray *regs;       /* scratch: register reads append here */
     GByteArray *mem;        /* scratch: memory reads */
@@ -91,6 +104,8 @@ static unsigned n_layout;
 static int sp_slot = -1;                /* the layout entry of rsp (or esp) */
 static int pc_slot = -1;                /* of rip (or eip) */
 static int flags_slot = -1;             /* of eflags */
+static int cr2_slot = -1;               /* of cr2: read at entries only (decoding a #PF) */
+static int cr3_slot = -1;               /* of cr3 */
 static pthread_mutex_t layout_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool layout_done;
 static struct vcpu vcpus[MAX_VCPUS];
@@ -197,6 +212,12 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int index)
                 if (!strcmp(wanted[w], "eflags")) {
                     flags_slot = (int)n_layout - 1;
                 }
+                if (!strcmp(wanted[w], "cr2")) {
+                    cr2_slot = (int)n_layout - 1;
+                }
+                if (!strcmp(wanted[w], "cr3")) {
+                    cr3_slot = (int)n_layout - 1;
+                }
                 offset += (size + 7) & ~7u;
                 break;
             }
@@ -279,10 +300,27 @@ static void read_stack(struct vcpu *cpu, uint8_t *rec, uint64_t rsp, uint64_t be
     *(uint32_t *)(rec + R_STACK_LEN) = (uint32_t)(last - first);
 }
 
-static bool mapped(struct vcpu *cpu, uint64_t address)
+static uint64_t register_value(const uint8_t *rec, int slot);
+
+/* Whether ``address`` is mapped in the address space of the event ``rec``
+ * records (its CR3). */
+static bool mapped(struct vcpu *cpu, const uint8_t *rec, uint64_t address)
 {
+    uint64_t view = __atomic_load_n(FIELD(uint64_t, H_VIEW_GEN), __ATOMIC_ACQUIRE) + 1;
+    uint64_t cr3 = register_value(rec, cr3_slot) & ~0xfffull;  /* without PCID bits */
+    uint64_t page = address & ~(PAGE - 1);
+    for (unsigned i = 0; i < KNOWN_PAGES; i++) {
+        const struct known_page *known = &cpu->known[i];
+        if (known->view == view && known->cr3 == cr3 && known->page == page) {
+            return true;
+        }
+    }
     uint8_t byte;
-    return read_mem(cpu, address, &byte, 1);
+    if (!read_mem(cpu, address, &byte, 1)) {
+        return false;
+    }
+    cpu->known[cpu->next_known++ % KNOWN_PAGES] = (struct known_page){view, cr3, page};
+    return true;
 }
 
 /* Whether the vCPU is in long mode (EFER.LMA): its frames are 64-bit. */
@@ -301,34 +339,35 @@ static bool long_mode(struct vcpu *cpu)
 /* Which of the words a frame's saved RIP may be are mapped code: frame
  * validation needs it and GDB cannot ask while the guest runs.  In long mode
  * a frame's words are 64-bit: the 32-bit ones are not probed (each probe is a
- * page walk, ~0.35 us of the guest's time). */
-static uint32_t probe_frame(struct vcpu *cpu, const uint8_t *rec, uint64_t rsp)
+ * page walk, ~0.35 us of the guest's time); without ``error_code`` (none of
+ * the handler's vectors pushes one: GDB's WATCH_NO_ERROR_CODE) the RIP is the
+ * first word, and the second is not probed. */
+static uint32_t probe_frame(struct vcpu *cpu, const uint8_t *rec, uint64_t rsp,
+                            bool error_code)
 {
     const uint8_t *stack = rec + R_REGS + REG_BYTES;
     uint64_t first = *(const uint64_t *)(rec + R_STACK_ADDR);
     uint32_t len = *(const uint32_t *)(rec + R_STACK_LEN);
     uint64_t at = rsp - first, q;
     uint32_t d, flags = 0;
-    if (long_mode(cpu)) {
-        if (at + 16 <= len) {
-            memcpy(&q, stack + at, 8);
-            flags |= mapped(cpu, q) ? F_MAPPED_Q0 : 0;
-            memcpy(&q, stack + at + 8, 8);
-            flags |= mapped(cpu, q) ? F_MAPPED_Q1 : 0;
-        }
-        return flags | F_LONG_MODE;
+    if (!error_code) {
+        flags |= F_NO_ERROR_CODE;
     }
+    bool wide = long_mode(cpu);
     if (at + 16 <= len) {
         memcpy(&q, stack + at, 8);
-        flags |= mapped(cpu, q) ? F_MAPPED_Q0 : 0;
+        flags |= mapped(cpu, rec, q) ? F_MAPPED_Q0 : 0;
         memcpy(&q, stack + at + 8, 8);
-        flags |= mapped(cpu, q) ? F_MAPPED_Q1 : 0;
+        flags |= error_code && mapped(cpu, rec, q) ? F_MAPPED_Q1 : 0;
+    }
+    if (wide) {
+        return flags | F_LONG_MODE;
     }
     if (at + 8 <= len) {
         memcpy(&d, stack + at, 4);
-        flags |= mapped(cpu, d) ? F_MAPPED_D0 : 0;
+        flags |= mapped(cpu, rec, d) ? F_MAPPED_D0 : 0;
         memcpy(&d, stack + at + 4, 4);
-        flags |= mapped(cpu, d) ? F_MAPPED_D1 : 0;
+        flags |= error_code && mapped(cpu, rec, d) ? F_MAPPED_D1 : 0;
     }
     return flags;
 }
@@ -469,8 +508,9 @@ static bool closes_cleanly(const uint8_t *entry, const uint8_t *exit, uint64_t e
                            const uint8_t *stack_now, uint64_t stack_len)
 {
     for (unsigned i = 0; i < n_layout; i++) {
-        if ((int)i == pc_slot || (int)i == sp_slot || (int)i == flags_slot) {
-            continue;
+        if ((int)i == pc_slot || (int)i == sp_slot || (int)i == flags_slot ||
+            (int)i == cr2_slot) {
+            continue;       /* (CR2 is not read at exits: the judge compares no CR2) */
         }
         uint32_t offset = R_REGS + layout[i].offset;
         if (memcmp(entry + offset, exit + offset, layout[i].size) != 0) {
@@ -595,6 +635,10 @@ static uint64_t read_registers(struct vcpu *cpu, const struct watch *w, uint8_t 
         if ((int)i == pc_slot) {
             continue;       /* stale inside a block: the watched address, below */
         }
+        if ((int)i == cr2_slot && (w->kind & KIND_MASK) != KIND_ENTRY) {
+            memset(slot, 0, (layout[i].size + 7) & ~7u);    /* nothing judges it at an exit */
+            continue;
+        }
         if (cpu->handle[i] == NULL || qemu_plugin_read_register(cpu->handle[i], cpu->regs) <= 0) {
             memset(slot, 0, (layout[i].size + 7) & ~7u);
             continue;
@@ -628,7 +672,8 @@ static void record(unsigned int index, void *udata)
     *(uint32_t *)(rec + R_KIND) = kind;
     if (kind == KIND_ENTRY) {
         read_stack(cpu, rec, rsp, 0);
-        *(uint32_t *)(rec + R_FLAGS) = probe_frame(cpu, rec, rsp);
+        *(uint32_t *)(rec + R_FLAGS) = probe_frame(cpu, rec, rsp,
+                                                   !(w->kind & WATCH_NO_ERROR_CODE));
         pthread_mutex_lock(&held_lock);
         release_held();
         if ((w->kind & WATCH_FOLD) && room_to_hold()) {

@@ -75,6 +75,8 @@
 #define H_TARGET            80          /* char[32]: QEMU's target name */
 #define H_WATCH_GEN         128         /* u64: GDB bumps it after writing the table */
 #define H_WATCH_COUNT       136         /* u32: entries in the table (GDB) */
+#define H_VIEW_GEN          144         /* u64: GDB bumps it when it reads the IDT anew:
+                                           a page found mapped stays so until then */
 #define H_APPLIED_GEN       192         /* u64: the generation now instrumented */
 #define H_APPLIED_COUNT     200         /* u32: addresses instrumented */
 #define H_UNSYNCED_RESUMES  208         /* u64: vCPUs that ran before a new table applied */
@@ -103,6 +105,7 @@
 #define KIND_CLEAN          3           /* a record only: an entry and its clean exit, folded */
 #define KIND_MASK           0xff        /* a watch's kind: the low byte ... */
 #define WATCH_FOLD          (1u << 8)   /* ... and, on an entry, GDB lets its clean runs fold */
+#define WATCH_NO_ERROR_CODE (1u << 9)   /* on an entry: none of its vectors pushes an error code */
 
 /* record fields */
 #define R_SEQ               0           /* u64: ring protocol */
@@ -134,6 +137,7 @@
 #define F_MAPPED_D0         (1u << 2)   /* the u32 at RSP */
 #define F_MAPPED_D1         (1u << 3)   /* the u32 at RSP+4 */
 #define F_LONG_MODE         (1u << 4)   /* long mode: the u32 words were not probed */
+#define F_NO_ERROR_CODE     (1u << 5)   /* WATCH_NO_ERROR_CODE: the second words were not probed */
 
 #define BATCH_MAX           192         /* clean runs in one batch at most ... */
 #define BATCH_MAX_NS        10000000ull /* ... and for at most 10 ms: GDB sees them soon */

@@ -40,8 +40,8 @@ import gdb
 
 from gdbext.errors import IsrError
 from gdbext.tracking.plugin_events import (ENTRY, Site, Sites, batch_member, clean_exit_from,
-                                           entry_from, exit_from, popped_rflags,
-                                           read_word_from, unfold)
+                                           entry_from, exit_from, no_error_code_entries,
+                                           popped_rflags, read_word_from, unfold)
 from gdbext.tracking.plugin_ring import (KIND_CLEAN, RING_ENV, STATE_REFUSED, STATE_RUNNING,
                                          SWITCH_ENV, RingFile)
 from gdbext.analysis.restored import explain_changes
@@ -176,6 +176,7 @@ class PluginEngine:
         taken = {}
         if view is not None:
             self.view = view
+            self.ring.new_view()    # the plugin's mapped pages last as long as the view's
             bits = view.bits
             for address in candidates:
                 try:
@@ -209,7 +210,8 @@ class PluginEngine:
             return
         # every taken handler was analysed just now, and only records (never
         # stops for a finding): nothing of a clean run needs more than its record
-        watches = self.sites.update(sites, fold=self.handlers)
+        plain = no_error_code_entries(self.handlers, self.view) if self.view is not None else ()
+        watches = self.sites.update(sites, fold=self.handlers, no_error_code=plain)
         if watches != self.ring.watches():
             # only a change: each new table makes the plugin flush QEMU's translations
             self.ring.set_watches(watches)

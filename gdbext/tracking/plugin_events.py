@@ -33,7 +33,9 @@ from gdbext.decode.entry import CpuView, Entry, decode_entry
 from gdbext.errors import IsrError, TargetMemoryError
 from gdbext.tracking.judge import ExitObservation
 from gdbext.tracking.plugin_ring import (F_LONG_MODE, KIND_CLEAN, KIND_ENTRY, KIND_EXIT,
-                                         RFLAGS_ARITH, WATCH_FOLD, Record, Watch)
+                                         RFLAGS_ARITH, WATCH_FOLD, WATCH_NO_ERROR_CODE, Record,
+                                         Watch)
+from gdbext.x86.vectors import vector as vector_facts
 from gdbext.x86.register_file import RawRegisters
 from gdbext.decode.snapshot import register_set
 
@@ -66,11 +68,15 @@ class Sites:
         self._tags = itertools.count(1)
         self.current: Tuple[Site, ...] = ()
 
-    def update(self, sites: Iterable[Site], fold: Iterable[int] = ()) -> List[Watch]:
+    def update(self, sites: Iterable[Site], fold: Iterable[int] = (),
+               no_error_code: Iterable[int] = ()) -> List[Watch]:
         """Make ``sites`` the watched set; the plugin's table for it.  One site
         per address (an entry wins over an exit at the same address).  The
-        plugin may fold the clean runs of the entries at ``fold``."""
+        plugin may fold the clean runs of the entries at ``fold``, and need
+        not probe the second frame word of the entries at ``no_error_code``
+        (no_error_code_entries)."""
         fold = frozenset(fold)
+        no_error_code = frozenset(no_error_code)
         chosen: Dict[int, Site] = {}
         for site in sites:
             if site.address not in chosen or site.is_entry:
@@ -84,13 +90,28 @@ class Sites:
                 self.by_tag[tag] = site
             kind = KIND_EXIT
             if site.is_entry:
-                kind = KIND_ENTRY | (WATCH_FOLD if address in fold else 0)
+                kind = KIND_ENTRY | (WATCH_FOLD if address in fold else 0) | \
+                    (WATCH_NO_ERROR_CODE if address in no_error_code else 0)
             watches.append(Watch(address, tag, kind))
         self.current = tuple(chosen[a] for a in sorted(chosen))
         return watches
 
     def site(self, tag: int) -> Optional[Site]:
         return self.by_tag.get(tag)
+
+
+def no_error_code_entries(handlers: Iterable[int], view: CpuView) -> List[int]:
+    """Of ``handlers``, those whose every vector in ``view``'s IDT is one the
+    CPU never pushes an error code for: a frame there starts with RIP, so the
+    plugin need not probe whether the second word is mapped code (a page
+    walk per entry).  A handler shared with an error-code vector is probed."""
+    found = []
+    for handler in handlers:
+        gates = view.handlers.get(handler)
+        if gates is not None and gates.vectors and \
+                not any(vector_facts(v).pushes_error_code for v in gates.vectors):
+            found.append(handler)
+    return found
 
 
 class RecordTarget:

@@ -44,7 +44,7 @@ H_MAGIC, H_LAYOUT, H_HEADER_SIZE, H_RECORD_SIZE, H_SLOTS = 0, 8, 12, 16, 20
 H_MAX_WATCH, H_API, H_STATE, H_REG_COUNT = 24, 28, 32, 36
 H_STACK_BELOW, H_STACK_ABOVE, H_WATCH_OFFSET, H_RING_OFFSET = 40, 44, 48, 56
 H_VCPUS, H_REGS_OFFSET, H_STACK_OFFSET, H_TARGET = 64, 72, 76, 80
-H_WATCH_GEN, H_WATCH_COUNT = 128, 136
+H_WATCH_GEN, H_WATCH_COUNT, H_VIEW_GEN = 128, 136, 144
 H_APPLIED_GEN, H_APPLIED_COUNT, H_UNSYNCED_RESUMES = 192, 200, 208
 H_HEAD, H_DROPPED, H_RECORDED, H_MEMORY_FAILED, H_CALLBACK_NS = 256, 320, 328, 336, 344
 H_FOLDED = 352
@@ -58,12 +58,14 @@ STATE_STARTING, STATE_RUNNING, STATE_REFUSED = 0, 1, 2
 
 KIND_ENTRY, KIND_EXIT, KIND_CLEAN = 1, 2, 3
 WATCH_FOLD = 1 << 8     # on an entry's watch: the plugin may fold its clean runs
+WATCH_NO_ERROR_CODE = 1 << 9    # on an entry's: no vector of it pushes an error code
 
 # record fields (plugin/ring.h R_*)
 R_SEQ, R_PC, R_TAG, R_CPU, R_FLAGS, R_STACK_LEN, R_STACK_ADDR, R_KIND = 0, 8, 16, 20, 24, 28, 32, 40
 R_EXIT_TAG, R_EXIT_PC, R_EXIT_SP, R_EXIT_FLAGS, R_COUNT = 44, 48, 56, 64, 72
 
 F_MAPPED_Q0, F_MAPPED_Q1, F_MAPPED_D0, F_MAPPED_D1, F_LONG_MODE = 1, 2, 4, 8, 16
+F_NO_ERROR_CODE = 32    # WATCH_NO_ERROR_CODE: the second words were not probed
 RFLAGS_ARITH = 0x8D5    # CF PF AF ZF SF OF: what may differ between the runs of a batch
 _RECORD_HEAD = struct.Struct("<QIIIIQIIQQQI")   # R_PC .. R_COUNT
 
@@ -126,9 +128,10 @@ class Record:
         if sp is None:
             return None
         found = None
-        probes = ((0, 8, F_MAPPED_Q0), (8, 8, F_MAPPED_Q1))
+        second = not self.flags & F_NO_ERROR_CODE   # (else only the first words were probed)
+        probes = ((0, 8, F_MAPPED_Q0),) + (((8, 8, F_MAPPED_Q1),) if second else ())
         if not self.flags & F_LONG_MODE:    # (in long mode the 32-bit words were not probed)
-            probes += ((0, 4, F_MAPPED_D0), (4, 4, F_MAPPED_D1))
+            probes += ((0, 4, F_MAPPED_D0),) + (((4, 4, F_MAPPED_D1),) if second else ())
         for offset, size, flag in probes:
             try:
                 word = int.from_bytes(self.read(sp + offset, size), "little")
@@ -278,6 +281,12 @@ class Ring:
         self._next_generation = generation + 1
         self._store64(H_WATCH_GEN, generation)
         return generation
+
+    def new_view(self) -> None:
+        """GDB read the IDT anew (a new CpuView): pages the plugin found
+        mapped are probed again (while a view lasts, GDB's decoder takes a page
+        found mapped as mapped, and so does the plugin).  While stopped."""
+        self._store64(H_VIEW_GEN, self._u64(H_VIEW_GEN) + 1)
 
     # -- records --------------------------------------------------------------------
     def _register_view(self):

@@ -485,3 +485,22 @@ def test_a_trace_limit_inside_a_batch_leaves_room_for_the_runs_up_to_it():
     assert not trace.account(run) and trace.room((32,)) == 2
     batch = tracker.repeat(run, trace.room((32,)), (0x287, 0x283))
     assert trace.account(batch) and trace.counted == 3
+
+
+def test_entries_whose_vectors_push_no_error_code_skip_the_second_words_probe():
+    from gdbext.tracking.plugin_events import no_error_code_entries
+    from gdbext.tracking.plugin_ring import F_NO_ERROR_CODE, WATCH_NO_ERROR_CODE
+    plain = no_error_code_entries([TIMER, PAGE_FAULT, 0x104000], view())
+    assert plain == [TIMER]         # #PF pushes one; 0x104000 is no handler: probed
+    watches = Sites().update([Site(TIMER, ENTRY), Site(PAGE_FAULT, ENTRY)], fold={TIMER},
+                             no_error_code=plain)
+    assert [(w.address, w.kind) for w in watches] == \
+        [(TIMER, KIND_ENTRY | WATCH_FOLD | WATCH_NO_ERROR_CODE), (PAGE_FAULT, KIND_ENTRY)]
+    # the record says the second word was not probed: unknown, the first one decides
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    record = entry_record(plugin, ring, TIMER_FRAME,
+                          flags=F_MAPPED_Q0 | F_LONG_MODE | F_NO_ERROR_CODE)
+    assert record.mapped(INTERRUPTED) is True and record.mapped(0x08) is None
+    entry, _ = entry_from(record, view())
+    assert not entry.frame.has_error_code and entry.frame.rip == INTERRUPTED

@@ -362,3 +362,12 @@ def test_an_entry_watch_may_carry_the_fold_permission():
     watches = [Watch(0x103000, 1, KIND_ENTRY | WATCH_FOLD), Watch(0x103040, 2, KIND_EXIT)]
     ring.set_watches(watches)
     assert plugin.table() == watches
+
+
+def test_each_new_view_of_the_idt_is_published_for_the_plugins_mapped_pages():
+    plugin = FakePlugin()
+    ring = Ring(plugin.buffer)
+    assert plugin.u64(144) == 0             # plugin/ring.h H_VIEW_GEN
+    ring.new_view()
+    ring.new_view()
+    assert plugin.u64(144) == 2
