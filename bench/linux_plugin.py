@@ -6,6 +6,7 @@ window traced by the breakpoint engine, to compare what the two judged.
 
   attached         GDB attached, nothing armed (the reference: ratio 1);
   plugin-all       `isr-trace all`, plugin engine;
+  plugin-watch-all `isr-watch --no-stop all`, plugin engine;
   breakpoints-all  `isr-trace engine breakpoints` then `isr-trace all`.
 
     .venv/bin/python bench/linux_plugin.py [--repeats 3] [--seconds 20]
@@ -34,6 +35,7 @@ from gdbext.tracking.findings import RULES  # noqa: E402
 
 QEMU10_BIN = ROOT / ".qemu" / "10" / "bin"
 CONFIGS = {"attached": "", "plugin-all": "isr-trace all",
+           "plugin-watch-all": "isr-watch --no-stop all",
            "breakpoints-all": "python gdb.execute('isr-trace engine breakpoints'); "
                               "gdb.execute('isr-trace all')"}
 REFERENCE = "attached"
@@ -72,7 +74,9 @@ def main(argv=None):
                 results[config].append(doc)
                 extra = ""
                 if CONFIGS[config]:
-                    extra = (f" engine={doc.get('engine')} judged={doc['recorded']} "
+                    extra = (f" arming={doc['arming']:.2f}s (GDB CPU {doc['arming_cpu']:.2f}s)"
+                             f" gdb+{doc['rss_added_mib']:.0f}MiB"
+                             f" engine={doc.get('engine')} judged={doc['recorded']} "
                              f"unpaired={doc['lost'] + doc['unmatched']} "
                              f"without-entry={doc.get('exits_without_entry')} "
                              f"dropped={doc.get('dropped', '-')} problems={problems(doc)} "
@@ -82,7 +86,8 @@ def main(argv=None):
     reference = results.get(REFERENCE)
     print()
     print(f"{'config':<16} {'loops/s':>8} {'ratio':>6} {'judged/s':>9} {'unpaired':>9} "
-          f"{'no entry':>9} {'dropped':>8}  error/warning findings")
+          f"{'no entry':>9} {'dropped':>8} {'arming s':>9} {'GDB +MiB':>9}  "
+          f"error/warning findings")
     for config, docs in results.items():
         ratio = float("nan")
         if reference:
@@ -100,12 +105,15 @@ def main(argv=None):
             for d in docs:
                 for rule, n in problems(d).items():
                     found[rule] = found.get(rule, 0) + n
-            line += (f" {judged:>9.0f} {100 * unpaired:>8.2f}% {no_entry:>9.0f} {dropped:>8}  "
-                     f"{found or 'none'}")
+            arming = f"{min(d['arming'] for d in docs):.2f}-{max(d['arming'] for d in docs):.2f}"
+            grown = statistics.median(d["rss_added_mib"] for d in docs)
+            line += (f" {judged:>9.0f} {100 * unpaired:>8.2f}% {no_entry:>9.0f} {dropped:>8} "
+                     f"{arming:>9} {grown:>9.0f}  {found or 'none'}")
         print(line)
     print(f"(ratio: median over repeats of /init's progress over that repeat's {REFERENCE} run; "
           f"judged/s: runs judged per wall second;\n unpaired: of the runs seen; no entry: "
-          f"exits with no traced entry (syscall returns), not runs)")
+          f"exits with no traced entry (syscall returns), not runs; arming: min-max wall time "
+          f"of the\n command; GDB +MiB: GDB's resident memory grown by it, median)")
     return 0
 
 
