@@ -96,7 +96,8 @@ def bench_progress(arm, seconds, serial):
     cpu = time.process_time() - cpu_start
     (t0, n0), (t1, n1) = window["start"], window["end"]
     fields = dict(arm=arm, loops=n1 - n0, elapsed=t1 - t0, rate=(n1 - n0) / (t1 - t0),
-                  arming=arming, arming_cpu=arming_cpu, rss_added_mib=(rss_armed - rss_before) / 1024,
+                  arming=arming, arming_cpu=arming_cpu,
+                  rss_added_mib=(rss_armed - rss_before) / 1024,
                   rss_end_mib=_rss_kib() / 1024, gdb_cpu=cpu)
     if arm:
         from gdbext.gdbside.state import TRACKER
