@@ -217,7 +217,8 @@ def run_digest_dict(digest) -> Dict[str, Any]:
     return {"run": digest.sequence, "cpu": digest.cpu, "vectors": list(digest.vectors),
             "vector": digest.vector, "handler": hex_or_none(digest.handler),
             "frame": hex_or_none(digest.frame), "rip": hex_or_none(digest.rip), "cs": digest.cs,
-            "rsp": hex_or_none(digest.rsp), "depth": digest.depth}
+            "rsp": hex_or_none(digest.rsp), "depth": digest.depth,
+            "exit_cpu": digest.exit_cpu}
 
 
 def trace_doc(report) -> Dict[str, Any]:

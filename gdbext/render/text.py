@@ -505,6 +505,8 @@ def render_trace(report, style: Style = PLAIN) -> str:
         for same in _repeats(shown, style):
             digest = same[0]
             nested = f", nested {digest.depth} deep" if digest.depth else ""
+            if digest.exit_cpu is not None and digest.exit_cpu != digest.cpu:
+                nested = f" (returned on CPU {digest.exit_cpu}){nested}"
             lines.append(f"  run #{digest.sequence}: vector {_vector_text(digest.vectors)} on "
                          f"CPU {digest.cpu}{nested}, frame {digest.frame:#x}, interrupted "
                          f"{digest.cs:#x}:{digest.rip:#x} rsp {digest.rsp:#x}")

@@ -125,6 +125,7 @@ class HandlerRun:
     # one's, in order.
     repeats: int = 1
     repeat_rflags: Tuple[int, ...] = ()
+    exit_cpu: Optional[int] = None           # where it returned (a process may migrate)
 
     def member(self, index: int) -> "HandlerRun":
         """Run ``index`` of the runs this one stands for, on its own."""
@@ -156,7 +157,7 @@ class HandlerRun:
     def digest(self) -> "RunDigest":
         return RunDigest(self.sequence, self.cpu, self.vectors, self.handler, self.frame.address,
                          self.entry.rip, self.entry.cs, self.entry.rsp, self.depth,
-                         self.findings)
+                         self.findings, self.exit_cpu)
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ class RunDigest:
     rsp: int
     depth: int
     findings: Tuple[Finding, ...]
+    exit_cpu: Optional[int] = None
 
     @property
     def vector(self) -> Optional[int]:
@@ -350,7 +352,7 @@ class Tracker:
             chain.clear()       # back to user mode: no handler runs on this CPU
         run = HandlerRun(next(self._sequence), cpu, tuple(vectors), handler, gate_type, frame,
                          entry, depth=depth, exit=observation, verdict=verdict,
-                         space=address_space(cr3), identity=BY_CONTEXT)
+                         space=address_space(cr3), identity=BY_CONTEXT, exit_cpu=cpu)
         self._account(run)
         return run
 
@@ -554,6 +556,7 @@ class Tracker:
                 chain.clear()       # back to user mode: no handler runs on this CPU
         run.identity = how
         run.exit = observation
+        run.exit_cpu = cpu
         regset = register_set(run.frame.bits)
         run.verdict = judge_exit(regset, run.frame, run.entry, run.gate_type,
                                  observation, run.enabled_interrupts_at,

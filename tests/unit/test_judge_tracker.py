@@ -333,6 +333,7 @@ def test_per_cpu_gs_bases_are_not_judged_after_a_migration():
     tracker.enter(1, (32,), 0x102000, "interrupt", f, context(f))
     moved = tracker.exit(0, iret_from(0xFFFFC90000013F58, f, changes={"k_gs_base": 0x4000}))
     assert moved.findings == () and [name for name, _ in moved.verdict.unjudged] == ["k_gs_base"]
+    assert (moved.digest().cpu, moved.digest().exit_cpu) == (1, 0)
     tracker.enter(1, (32,), 0x102000, "interrupt", f, context(f))
     stayed = tracker.exit(1, iret_from(0xFFFFC90000013F58, f, changes={"k_gs_base": 0x4000}))
     assert rules(stayed) == ["segment-clobbered"]

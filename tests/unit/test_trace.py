@@ -227,3 +227,15 @@ def test_runs_repeating_one_finding_are_shown_once_with_their_count():
     assert shown == ["run #1", "run #4", "run #5"], text
     assert "    and 2 more runs (#2..#3) of this vector with the same finding" in text
     assert text.count("more run") == 1, text
+
+
+def test_a_run_that_returned_on_another_cpu_says_where():
+    tracker, trace = traced([0x52])
+    f = frame()
+    tracker.enter(1, BROKEN, 0x102000, "interrupt", f, context(f))
+    tracker.exit(0, iret_at(f, changes={"rbx": 0xDEAD}))
+    report = trace_report(trace, tracker)
+    assert "  run #1: vector 82 Interrupt on CPU 1 (returned on CPU 0), frame" in \
+        render_trace(report)
+    doc = json.loads(render_json.dumps(render_json.trace_doc(report)))
+    assert (doc["findings"][0]["run"]["cpu"], doc["findings"][0]["run"]["exit_cpu"]) == (1, 0)
