@@ -433,7 +433,8 @@ class Tracking:
                                           mnemonic)
             with TRACKER_LOCK:
                 run = TRACKER.exit(TARGET.cpu, observation, cr3=regs.get("cr3"),
-                                   read=TARGET.read_memory, explain=self.explain)
+                                   read=TARGET.read_memory, explain=self.explain,
+                                   untraced=bool(self.references))
         except IsrError:
             return False
         if kind != "return" and address in self.exits:

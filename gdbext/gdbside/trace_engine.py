@@ -375,7 +375,8 @@ class PluginEngine:
         except IsrError:
             return
         run = TRACKER.exit(record.cpu, observation, cr3=cr3, read=record.read,
-                           explain=lambda run, names: self._explain(run, names, record))
+                           explain=lambda run, names: self._explain(run, names, record),
+                           untraced=bool(TRACKING.references))
         if run is None:
             return
         if run.handler not in self.handlers:

@@ -232,6 +232,7 @@ def trace_doc(report) -> Dict[str, Any]:
         unmatched_exits=report.unmatched_exits, lost_runs=report.lost_runs,
         unmatched=dict(report.unmatched), unpaired=report.unpaired,
         exits_without_entry=report.exits_without_entry,
+        exits_not_traced=report.exits_not_traced,
         unpaired_share=round(report.unpaired_share, 6),
         per_vector=[{"vectors": list(r.vectors),
                      "vector": r.vectors[0] if len(r.vectors) == 1 else None,

@@ -7,7 +7,7 @@ from gdbext.decode.frame import rflags_names
 from gdbext.decode.frame_report import FrameReport
 from gdbext.x86.idt import Gate, IdtView, fold_runs, stub_stride
 from gdbext.tracking.judge import compare
-from gdbext.tracking.tracker import NO_ENTRY
+from gdbext.tracking.tracker import NO_ENTRY, NOT_TRACED
 from gdbext.decode.snapshot import register_set
 from gdbext.x86.vectors import format_vector_list, vector
 from gdbext.x86.cpu import Selector
@@ -512,9 +512,11 @@ def render_trace(report, style: Style = PLAIN) -> str:
                          f"{digest.cs:#x}:{digest.rip:#x} rsp {digest.rsp:#x}")
             lines += ["    " + render_finding(f, style) for f in digest.findings]
             if len(same) > 1:
+                numbers = (f"#{same[1].sequence}" if len(same) == 2 else
+                           f"#{same[1].sequence}..#{same[-1].sequence}")
                 lines.append(f"    and {len(same) - 1} more run{'s' if len(same) > 2 else ''} "
-                             f"(#{same[1].sequence}..#{same[-1].sequence}) of this vector "
-                             "with the same finding" + ("s" if len(digest.findings) > 1 else ""))
+                             f"({numbers}) of this vector with the same finding"
+                             + ("s" if len(digest.findings) > 1 else ""))
     lines.append(f"{report.runs} run{'s' if report.runs != 1 else ''} judged, "
                  f"{report.kept_runs} kept (history {report.history}); {report.open_runs} open; "
                  f"unpaired: {report.lost_runs} entr{'ies' if report.lost_runs != 1 else 'y'}, "
@@ -551,6 +553,8 @@ def _not_judged(report) -> List[str]:
         lines.append(f"unpaired exits, {reason}: {count}")
     if report.exits_without_entry:
         lines.append(f"{NO_ENTRY}: {report.exits_without_entry}")
+    if report.exits_not_traced:
+        lines.append(f"{NOT_TRACED}: {report.exits_not_traced}")
     for row in report.rows:
         for reason, count in row.unjudged.items():
             lines.append(f"changed, not judged in {count} run{'s' if count != 1 else ''} of "

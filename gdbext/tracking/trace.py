@@ -31,6 +31,7 @@ class Trace:
     stats: Dict[Tuple[int, ...], VectorStats] = field(default_factory=dict)
     unmatched_before: Counter = field(default_factory=Counter)  # the tracker's, at the start
     no_entry_before: int = 0          # the tracker's exits_without_entry, at the start
+    not_traced_before: int = 0        # the tracker's exits_not_traced, at the start
 
     @property
     def active(self) -> bool:
@@ -53,6 +54,7 @@ class Trace:
         self.stats = {}
         self.unmatched_before = Counter(tracker.unmatched)
         self.no_entry_before = tracker.exits_without_entry
+        self.not_traced_before = tracker.exits_not_traced
 
     def traces(self, vectors: Tuple[int, ...]) -> bool:
         return any(v in self.vectors for v in vectors)
@@ -112,6 +114,7 @@ class Trace:
         if tracker is not None:
             self.unmatched_before = Counter(tracker.unmatched)
             self.no_entry_before = tracker.exits_without_entry
+            self.not_traced_before = tracker.exits_not_traced
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ class TraceReport:
     unmatched: Dict[str, int] = field(default_factory=dict)  # reason -> exits with no entry
     # irets that returned from no traced entry (a syscall...): no run, so not unpaired
     exits_without_entry: int = 0
+    # irets no traced run owns where untraced handlers may leave too: not unpaired
+    exits_not_traced: int = 0
 
     @property
     def findings_kept(self) -> int:
@@ -188,4 +193,5 @@ def trace_report(trace: Trace, tracker: Tracker) -> TraceReport:
         runs=sum(r.runs for r in rows), kept_runs=kept, history=tracker.history,
         open_runs=open_runs, unmatched_exits=sum(unmatched.values()),
         lost_runs=sum(r.unpaired_total for r in rows), unmatched=unmatched,
-        exits_without_entry=tracker.exits_without_entry - trace.no_entry_before)
+        exits_without_entry=tracker.exits_without_entry - trace.no_entry_before,
+        exits_not_traced=tracker.exits_not_traced - trace.not_traced_before)

@@ -84,6 +84,11 @@ FRAME_REUSED = "its frame was reused by a later entry (exit missed)"
 # Exits that returned from something no gate entered (Tracker.exits_without_entry)
 NO_ENTRY = ("exits with no traced entry (returns from syscall/sysenter or from code not "
             "entered by an interrupt)")
+# Exits no traced run owns while handlers that are not traced may leave through
+# the same code (Tracker.exits_not_traced): a narrow trace on a kernel with one
+# shared iret sees every other handler's return there.  Not unpaired runs.
+NOT_TRACED = ("exits no traced run owns, where handlers not traced may leave too (not "
+              "every gate is traced)")
 
 
 def address_space(cr3: Optional[int]) -> Optional[int]:
@@ -265,6 +270,7 @@ class Tracker:
         self.first_findings: Dict[Tuple[Tuple[int, ...], str], RunDigest] = {}
         self.unmatched: Counter = Counter()              # reason -> exits paired with no entry
         self.exits_without_entry = 0     # irets no traced entry could own (see NO_ENTRY)
+        self.exits_not_traced = 0        # irets untraced handlers may have taken (NOT_TRACED)
         # (address space, context) of runs dropped unpaired: their late exits stay unpaired
         self._dropped: Deque[tuple] = deque(maxlen=MAX_OPEN)
         self._stack_tops: List[int] = []
@@ -533,11 +539,13 @@ class Tracker:
                        for dropped_space, key in self._dropped if key == popped)
 
     def exit(self, cpu: int, observation: ExitObservation, cr3: Optional[int] = None,
-             read=None, explain=None) -> Optional[HandlerRun]:
+             read=None, explain=None, untraced: bool = False) -> Optional[HandlerRun]:
         """Close the run this exit belongs to; None when it belongs to none.
         ``read(address, size)`` reads target memory (to check that a frame is
         intact); ``explain(run, names)`` says why changed registers changed
-        (see gdbext.analysis.restored)."""
+        (see gdbext.analysis.restored).  ``untraced``: handlers that are not
+        traced may leave through this exit too (an exit no run owns is then
+        counted apart, see NOT_TRACED)."""
         run, how = self.match(cpu, observation, cr3, read)
         if run is None:
             if observation.kind == "iret":
@@ -545,6 +553,8 @@ class Tracker:
                 # ordinary code, not an exit; an iret always returns from something
                 if how == NO_CONTEXT and self._no_entry(observation, address_space(cr3)):
                     self.exits_without_entry += 1
+                elif how == NO_CONTEXT and untraced:
+                    self.exits_not_traced += 1
                 else:
                     self.unmatched[how] += 1
             return None
@@ -624,6 +634,7 @@ class Tracker:
         self.first_findings.clear()
         self.unmatched.clear()
         self.exits_without_entry = 0
+        self.exits_not_traced = 0
 
 
 def popped_context(observation: ExitObservation) -> Optional[Tuple[int, int, int, int, int]]:

@@ -45,8 +45,11 @@ def test_the_shared_iretq_is_armed_only_while_a_run_is_open(linux):
     assert problems == {}, result.stdout
     assert trace["runs"] >= 2 and shared["runs"] == trace["runs"]
     # each stop it took that closed no traced run is an exit the trace counts
-    # as unpaired or as returning from no traced entry, and nothing else
-    assert shared["outside"] == trace["unmatched_exits"] + trace["exits_without_entry"]
+    # as unpaired, as returning from no traced entry, or as one the untraced
+    # handlers may have taken (every other vector's return), and nothing else
+    assert shared["outside"] == trace["unmatched_exits"] + trace["exits_without_entry"] + \
+        trace["exits_not_traced"]
+    assert trace["unmatched_exits"] <= trace["exits_not_traced"], trace
     # and they are few: armed for a whole run, every interrupt the guest took
     # meanwhile stopped there, ~20 per run (each stop makes QEMU retranslate
     # the kernel's code, and the guest's clock runs on while it does)

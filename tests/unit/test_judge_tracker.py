@@ -376,6 +376,24 @@ def test_an_unknown_address_space_keeps_the_exit_unpaired():
     assert tracker.unmatched_exits == 1 and tracker.exits_without_entry == 0
 
 
+def test_an_exit_untraced_handlers_may_take_is_counted_apart_not_unpaired():
+    """A narrow trace on a kernel with one shared iret (Linux): another
+    handler's return to kernel code while a traced run is open is no
+    unpaired run of the trace."""
+    for untraced, counts in ((False, (1, 0)), (True, (0, 1))):
+        tracker = Tracker()
+        f = user_frame(ENTRY_STACK, 0x401000, 0x7FFF0000)
+        tracker.enter(1, (14,), 0x102000, "trap", f, context(f), cr3=B_SPACE)
+        kernel = frame(rip=0xFFFFFFFF81000000, rsp=0xFFFFC90000010000)
+        assert tracker.exit(0, iret_from(SYSCALL_STACK, kernel), cr3=A_SPACE,
+                            untraced=untraced) is None
+        assert (tracker.unmatched_exits, tracker.exits_not_traced) == counts
+        # a return no open run could own stays an exit without entry either way
+        alone = Tracker()
+        assert alone.exit(0, iret_from(SYSCALL_STACK, kernel), untraced=untraced) is None
+        assert (alone.exits_without_entry, alone.exits_not_traced) == (1, 0)
+
+
 def test_a_return_to_kernel_code_is_unpaired_while_any_run_is_open():
     """Kernel contexts are the same in every address space."""
     tracker = Tracker()
