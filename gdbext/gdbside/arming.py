@@ -89,6 +89,8 @@ class HandlerBreakpoint(gdb.Breakpoint):
                 return TRACKING.interrupt()
             if INTERRUPTS.pending():    # a Ctrl-C QEMU may have dropped (interrupt_requests)
                 return TRACKING.interrupt()
+            if self.address not in self.registry.stopping:
+                return False    # only watched or traced here: never stops at the entry
             try:
                 return self.registry.should_stop(self.address, self.entry)
             except KeyboardInterrupt:
@@ -110,16 +112,27 @@ def _settings_key():
     return (SETTINGS.idt_base, SETTINGS.idt_limit, SETTINGS.mode)
 
 
+_ENTRY_NAMES = {}       # (CPU mode's bits, GDB's address bits) -> (names to read, sp's name)
+
+
+def _entry_names(bits, address_bits):
+    """What an entry reads: the CPU's mode picks the registers (32-bit code
+    under a 64-bit GDB reads eax...), GDB's architecture the stack pointer."""
+    found = _ENTRY_NAMES.get((bits, address_bits))
+    if found is None:
+        names = register_set(bits).at_entry
+        sp_name = "rsp" if address_bits == 64 else "esp"
+        found = _ENTRY_NAMES[bits, address_bits] = (
+            names if sp_name in names else names + (sp_name,), sp_name)
+    return found
+
+
 def read_entry_registers(handler):
     """(CpuView, live registers, sp, cs) at a handler's entry: the tables from
     the EntryCache, the registers GDB holds for this stop."""
     view = ENTRIES.view(TARGET, TARGET.cpu, _settings_key(), task_gate_entry)
-    # the CPU's mode picks the registers (32-bit code under a 64-bit GDB
-    # reads eax...), GDB's architecture the stack pointer
-    names = register_set(view.bits).at_entry
-    sp_name = "rsp" if TARGET.address_bits == 64 else "esp"
-    live = TARGET.registers(names if sp_name in names else names + (sp_name,),
-                            optional=True, at=handler)
+    names, sp_name = _entry_names(view.bits, TARGET.address_bits)
+    live = TARGET.registers(names, optional=True, at=handler)
     return view, live, live[sp_name], live.get("cs", 0)
 
 
@@ -262,6 +275,7 @@ class Registry:
         self.vectors = {}         # vector -> Arming
         self.breakpoints = {}     # address -> HandlerBreakpoint
         self.armed = {}           # address -> vectors armed there
+        self.stopping = set()     # addresses where a vector armed by isr-break may stop
         self.pending = {}         # vector -> reason
         self.lidt_watches = []
         self.idt_watch = None     # IdtWriteWatch over the loaded table
@@ -428,6 +442,9 @@ class Registry:
             if bp is None:
                 self.breakpoints[address] = HandlerBreakpoint(address, hardware, self, visible)
         self.armed = dict(armed)
+        # read at every entry: the others return without asking should_stop
+        self.stopping = {address for address, vectors in armed.items()
+                         if any(self.vectors[v].mode == BREAK for v in vectors)}
         TRACKING.release({a: v for a, v in armed.items() if a not in self.plugin}, self._delete)
 
     def keep_apart(self):

@@ -35,6 +35,17 @@ def read_registers(names, at=None):
     return TARGET.registers(names, optional=True, at=at)
 
 
+_TRACKED_AND_SS = {}
+
+
+def _tracked_and_ss(bits):
+    """What an entry keeps of its registers (one tuple per mode: every entry asks)."""
+    names = _TRACKED_AND_SS.get(bits)
+    if names is None:
+        names = _TRACKED_AND_SS[bits] = register_set(bits).tracked + ("ss",)
+    return names
+
+
 def _read_stack(sp, slot):
     """The words an iret pops (see plugin_events.iret_words)."""
     return iret_words(TARGET.read_memory, sp, slot)
@@ -196,8 +207,7 @@ class Tracking:
         """The run an entry opens in the tracker (no breakpoint is set: the
         plugin engine, gdbext/gdbside/trace_engine.py, watches its exits itself)."""
         frame = entry.frame
-        regset = register_set(frame.bits)
-        values = pick(live, regset.tracked + ("ss",))
+        values = pick(live, _tracked_and_ss(frame.bits))
         if frame.rsp is not None:
             context = Context(values, frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss)
         else:       # see snapshot.interrupted_context
@@ -425,20 +435,24 @@ class Tracking:
             regset = register_set(bits)
             regs = read_registers(regset.at_exit, at=address)
             sp = regs[regset.sp]
-            if self.repeated(TARGET.cpu, address, sp, registers=regs):
+            cpu = TARGET.cpu
+            if self.repeated(cpu, address, sp, registers=regs):
                 return False
-            slot = bits // 8
-            stack = _read_stack(sp, slot) if kind != "return" else b""
+            stack = _read_stack(sp, bits // 8) if kind != "return" else b""
+            cr3 = regs.get("cr3")
             observation = ExitObservation(kind, address, regs, stack, sp, regs.get("cs", 0) & 3,
                                           mnemonic)
             with TRACKER_LOCK:
-                run = TRACKER.exit(TARGET.cpu, observation, cr3=regs.get("cr3"),
+                run = TRACKER.exit(cpu, observation, cr3=cr3,
                                    read=TARGET.read_memory, explain=self.explain,
                                    untraced=bool(self.references))
         except IsrError:
             return False
         if kind != "return" and address in self.exits:
-            self._count_exit(address, run, sp, regs.get("cr3"))
+            if run is not None and not self.while_open:
+                self.exit_runs[address] += 1    # all _count_exit does for this common case
+            else:
+                self._count_exit(address, run, sp, cr3)
         if run is None:
             return False
         if run.handler not in self.armed_handlers and self.retire is not None:
