@@ -46,6 +46,8 @@ class Verdict:
     @property
     def unjudged_reasons(self) -> Tuple[str, ...]:
         """Each reason once: what a run counts as "changed, not judged"."""
+        if not self.unjudged:
+            return ()       # nearly every run: asked for each one accounted
         return tuple(dict.fromkeys(reason for _, reason in self.unjudged))
 
 

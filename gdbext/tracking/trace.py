@@ -80,7 +80,9 @@ class Trace:
         stats.first = stats.first or run.sequence
         stats.last = run.sequence + repeats - 1
         stats.max_depth = max(stats.max_depth, run.depth)
-        stats.findings.update(f.rule for f in run.findings)
+        findings = run.findings
+        if findings:        # Counter.update costs even with nothing to count
+            stats.findings.update(f.rule for f in findings)
         for reason in run.verdict.unjudged_reasons:
             stats.unjudged[reason] += repeats
 

@@ -87,6 +87,12 @@ def test_only_and_same_compare_bytes_of_the_chosen_names():
     exit_ = layout.decode(moved, ("rax", "rbx", "xmm0", "rip"))
     assert entry.same(exit_, ("rax", "rbx", "xmm0")) is True
     assert entry.same(exit_, ("rax", "rip")) is False
+    # a change in the last of several ranges, and a single range
+    _, simd = packet(rax=1, rbx=2, rip=0x1000, xmm0=8)
+    changed = layout.decode(simd, ("rax", "rbx", "xmm0", "rip"))
+    assert entry.same(changed, ("rax", "rbx", "xmm0")) is False
+    assert entry.same(changed, ("rax", "rbx")) is True
+    assert entry.same(exit_, ("xmm0",)) is True and entry.same(changed, ("xmm0",)) is False
     assert dict(entry.only(("rax", "xmm0", "cs"))) == {"rax": 1, "xmm0": 7}
     # not comparable byte for byte: a name one side lacks, another layout
     assert entry.only(("rax",)).same(exit_, ("rax", "rbx")) is None
