@@ -58,7 +58,7 @@ class CpuView:
     handlers: Dict[int, HandlerGates]
     settings: tuple = ()
     mapped_pages: Set[int] = field(default_factory=set)
-    frames: Dict[tuple, InterruptFrame] = field(default_factory=dict)
+    frames: Dict[tuple, "Entry"] = field(default_factory=dict)   # see decode_entry
     reread: bool = False         # read again because a handler was missing from it
 
     @property
@@ -210,16 +210,18 @@ def decode_entry(target, view: CpuView, handler: int, sp: int, cs: int) -> Entry
     slot = bits // 8
     data = FrameBytes(target.read_memory, sp, FRAME_WORDS * slot)
     key = (handler, sp, cs & 3, data.data) if data.data else None
-    frame = view.frames.get(key) if key is not None else None
-    if frame is None:
-        ctx = FrameContext(data, lambda address: view.is_mapped(target, address), view.gdt,
-                           handler_cpl=cs & 3, gate_ist=gates.ist,
-                           long_mode=view.cpu.mode is CpuMode.LONG,
-                           cr2=lambda: target.registers(("cr2",), optional=True).get("cr2"))
-        single = gates.vectors[0] if len(gates.vectors) == 1 else None
-        frame = decode_frame(ctx, sp, bits, vector=single)
-        if key is not None:
-            if len(view.frames) >= MAX_REMEMBERED_FRAMES:
-                view.frames.clear()
-            view.frames[key] = frame
-    return Entry(view.cpu.cpu, handler, gates.vectors, gates.gate_type, frame)
+    found = view.frames.get(key) if key is not None else None
+    if found is not None:
+        return found        # the same entry as one decoded before (the Entry is frozen)
+    ctx = FrameContext(data, lambda address: view.is_mapped(target, address), view.gdt,
+                       handler_cpl=cs & 3, gate_ist=gates.ist,
+                       long_mode=view.cpu.mode is CpuMode.LONG,
+                       cr2=lambda: target.registers(("cr2",), optional=True).get("cr2"))
+    single = gates.vectors[0] if len(gates.vectors) == 1 else None
+    frame = decode_frame(ctx, sp, bits, vector=single)
+    entry = Entry(view.cpu.cpu, handler, gates.vectors, gates.gate_type, frame)
+    if key is not None:
+        if len(view.frames) >= MAX_REMEMBERED_FRAMES:
+            view.frames.clear()
+        view.frames[key] = entry
+    return entry

@@ -45,6 +45,8 @@ class RegisterLayout:
         if not slots:
             raise LayoutError("no register travels in the g packet")
         self.slots = dict(slots)
+        # name -> slice of the packet's bytes: what a lookup at every hit uses
+        self.cuts = {name: slice(offset, offset + size) for name, (offset, size) in slots.items()}
         self.size = max(offset + size for offset, size in self.slots.values())
         self._spans: Dict[Tuple[str, ...], tuple] = {}
         self._names: Dict[Tuple[str, ...], tuple] = {}
@@ -128,8 +130,7 @@ class RawRegisters(Mapping):
     def __getitem__(self, name: str) -> int:
         if name not in self._index:
             raise KeyError(name)
-        offset, size = self.layout.slots[name]
-        return int.from_bytes(self.raw[offset:offset + size], "little")
+        return int.from_bytes(self.raw[self.layout.cuts[name]], "little")
 
     def __contains__(self, name) -> bool:
         return name in self._index
@@ -138,8 +139,7 @@ class RawRegisters(Mapping):
         # Mapping.get goes through __getitem__ and KeyError; this runs at every hit
         if name not in self._index:
             return default
-        offset, size = self.layout.slots[name]
-        return int.from_bytes(self.raw[offset:offset + size], "little")
+        return int.from_bytes(self.raw[self.layout.cuts[name]], "little")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
