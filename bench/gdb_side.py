@@ -13,6 +13,7 @@ import json
 import os
 import pstats
 import statistics
+import sys
 import time
 
 import gdb
@@ -104,7 +105,34 @@ def _our_breakpoint_classes():
     return (HandlerBreakpoint,) + TRACKING_BREAKPOINTS
 
 
-def bench_rate(config, vector=32, handler="isr_timer", profile=None):
+def _bytecode_counter(classes):
+    """[bytecodes, Python calls]: what the stop() methods of ``classes``
+    (wrapped here) execute, counted with an opcode tracer.  Unlike times,
+    these counts do not move with the machine's load: they say whether a
+    change made the per-hit Python shorter (the tracer slows the run down)."""
+    counts = [0, 0]
+
+    def tracer(frame, event, arg):
+        if event == "call":
+            frame.f_trace_opcodes = True
+            counts[1] += 1
+        elif event == "opcode":
+            counts[0] += 1
+        return tracer
+    for cls in classes:
+        inner = cls.stop
+
+        def traced(self, inner=inner):
+            sys.settrace(tracer)
+            try:
+                return inner(self)
+            finally:
+                sys.settrace(None)
+        cls.stop = traced
+    return counts
+
+
+def bench_rate(config, vector=32, handler="isr_timer", profile=None, bytecodes=False):
     _to_scenario_start()
     if config in ("baseline", "floor"):
         kind = BareBreakpoint if config == "baseline" else FloorBreakpoint
@@ -123,8 +151,10 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
     else:
         raise gdb.GdbError(f"bench: unknown configuration {config}")
     gdb.execute("break scenario_done", to_string=True)
-    in_stop = _stop_timer((BareBreakpoint, FloorBreakpoint) if config in ("baseline", "floor")
-                          else _our_breakpoint_classes())
+    ours = ((BareBreakpoint, FloorBreakpoint) if config in ("baseline", "floor")
+            else _our_breakpoint_classes())
+    in_stop = _stop_timer(ours)
+    counted = _bytecode_counter(ours) if bytecodes else None
     stopped = _stop_clock()
     profiler = cProfile.Profile() if profile else None
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -139,6 +169,8 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None):
                   handled=int(gdb.parse_and_eval("timer_ticks")))
     if stopped:
         fields["guest_elapsed"] = stopped[0] - start
+    if counted is not None:
+        fields.update(bytecodes=counted[0], calls=counted[1])
     if config not in ("baseline", "floor", "untraced"):
         from gdbext.gdbside.state import TRACKER
         from gdbext.gdbside.trace_engine import ENGINE

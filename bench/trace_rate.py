@@ -14,6 +14,7 @@ plus the extension's load time against plain `gdb -batch`, and the latency
 of isr-frame / isr-diff at a stop against GDB's own `info registers`.
 
     .venv/bin/python bench/trace_rate.py [--repeats 5] [--ticks 1000] [--hz 1000]
+        [--bytecodes floor,trace]
 
 Each configuration runs in its own `isrdbg gdb --batch` process tree (QEMU +
 GDB), on the same kernel and scenario; GDB times `continue` from
@@ -67,11 +68,12 @@ def isrdbg_batch(kernel, append, commands, timeout, env=None, serial=None):
     return docs[-1]
 
 
-def measure_rate(kernel, config, ticks, hz, timeout, profile=None):
+def measure_rate(kernel, config, ticks, hz, timeout, profile=None, bytecodes=False):
     env = dict(os.environ)
     if profile:
         env["BENCH_PROFILE_OUT"] = str(profile)
-    call = f"bench_rate('{config}'" + (", profile='tottime'" if profile else "") + ")"
+    call = (f"bench_rate('{config}'" + (", profile='tottime'" if profile else "")
+            + (", bytecodes=True" if bytecodes else "") + ")")
     return isrdbg_batch(kernel, f"scenario=timer ticks={ticks} hz={hz}",
                         [f"source {GDB_SIDE}", f"python {call}"], timeout, env)
 
@@ -106,6 +108,10 @@ def main(argv=None):
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--profile", metavar="CONFIG",
                         help="also run CONFIG once under cProfile (inside GDB) and print the top")
+    parser.add_argument("--bytecodes", metavar="CONFIGS",
+                        help="also run these configurations once counting the Python "
+                             "bytecodes and calls their breakpoints' stop() execute per "
+                             "handler run (load-independent; slow)")
     parser.add_argument("--skip-startup", action="store_true")
     args = parser.parse_args(argv)
 
@@ -169,6 +175,13 @@ def main(argv=None):
           f" the waits on QEMU, so it moves far less than the rates when the machine is busy;\n"
           f" stop(): median wall time per handler run inside the breakpoints' stop() methods,\n"
           f" in ms: their Python and the packets they send, the part a tracer adds to GDB)")
+
+    if args.bytecodes:
+        print("\nPython in the breakpoints' stop() per handler run (opcode tracer, 300 ticks):")
+        for config in args.bytecodes.split(","):
+            doc = measure_rate(kernel, config, 300, args.hz, timeout, bytecodes=True)
+            print(f"  {config:<13} {doc['bytecodes'] / doc['handled']:6.0f} bytecodes "
+                  f"{doc['calls'] / doc['handled']:5.0f} calls")
 
     if args.profile:
         out = Path(tempfile.gettempdir()) / "isrdbg-bench-profile.txt"
