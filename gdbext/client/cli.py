@@ -153,8 +153,8 @@ LINUX_DEMO_BREAKPOINT_RUNS = 40
 
 
 def linux_demo_step(targets: Path):
-    """(title, BootSpec, commands) of the Linux step; None (and why) when the
-    kernel was not fetched."""
+    """((title, BootSpec, commands, note), None) of the Linux step, or (None,
+    why) when the kernel was not fetched."""
     linux = targets / "build" / "linux"
     vmlinuz, initrd, init = linux / "vmlinuz", linux / "initramfs.cpio", linux / "init"
     missing = [path for path in (vmlinuz, initrd, init) if not path.is_file()]
@@ -165,15 +165,16 @@ def linux_demo_step(targets: Path):
     commands = [f"add-symbol-file {_display_path(init)}",     # /init's own symbols (user space)
                 "hbreak worker_forever", "continue", "delete"]
     no_plugin = trace_plugin.why_not(boot.plan().arch.qemu)
+    note = None
     if no_plugin is None:
         commands += ["isr-trace all", "hbreak emit", f"ignore $bpnum {LINUX_DEMO_LINES - 1}"]
     else:
         # every breakpoint stop costs Linux ~0.1 s under TCG (QEMU retranslates
         # its code): a few runs of two vectors, then the next progress line
-        commands += [f"echo isrdbg demo: no trace plugin ({no_plugin}): a short trace "
-                     f"with breakpoints\\n",
-                     f"isr-trace --limit {LINUX_DEMO_BREAKPOINT_RUNS} 14 0x80", "hbreak emit"]
-    return (LINUX_DEMO_TITLE, boot, commands + ["continue", "delete", "isr-trace report"]), None
+        note = f"no trace plugin ({no_plugin}): a short trace with breakpoints"
+        commands += [f"isr-trace --limit {LINUX_DEMO_BREAKPOINT_RUNS} 14 0x80", "hbreak emit"]
+    commands += ["continue", "delete", "isr-trace report"]
+    return (LINUX_DEMO_TITLE, boot, commands, note), None
 
 
 # The demo's last step: the bundled scenario suite, run by `isrdbg run`.
@@ -202,10 +203,12 @@ def run_demo() -> int:
     if step is None:
         print(f"\n=== {LINUX_DEMO_TITLE}\nisrdbg demo: skipped: {why_not}", flush=True)
     else:
-        title, boot, commands = step
+        title, boot, commands, note = step
         print(f"\n=== {title}\n$ isrdbg gdb {_display_path(boot.kernel)} --initrd "
               f"{_display_path(boot.initrd)} --smp 2 --memory 512M --append "
               f"'{boot.append}' --batch -ex ...", flush=True)
+        if note:
+            print(f"isrdbg demo: {note}", flush=True)
         status |= run_gdb(boot, _echoed(commands), batch=True, timeout=600)
     from .runner import run_command
     suite = _targets_dir() / "scenarios"
