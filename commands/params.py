@@ -168,9 +168,10 @@ class _Switch(gdb.Parameter):
 class _IdtWatch(_Switch):
     """Whether isrdbg watches the gates of armed vectors for writes (a hardware
 watchpoint), to re-arm at once when the kernel installs another handler.
-GDB re-reads a watched range each time it inserts breakpoints, twice per
-handler breakpoint hit; with `off`, gate changes are followed at every stop
-and after every `lidt` only, and tracing is faster."""
+Up to 8 armed gates are watched without a memory read at breakpoint hits;
+over more, GDB re-reads the watched range each time it inserts breakpoints,
+twice per handler breakpoint hit.  With `off`, gate changes are followed at
+every stop and after every `lidt` only."""
 
     name = "idt-watch"
     set_doc = "Set whether writes to armed gates are watched."

@@ -151,6 +151,26 @@ def test_a_broken_handler_is_reported_with_its_run(kernels):
         in result.stdout
 
 
+@pytest.mark.parametrize("arch", ["x86_64", "i386"])
+@pytest.mark.parametrize("spec,watch", [
+    ("0x20 3 0x52", "on"),          # a few gates: each watched without reads at hits
+    ("0x20-0x52", "on"),            # more than 8: the span from the first to the last
+    ("0x20 3 0x52", "off"),         # no watch: the gate write goes unnoticed
+])
+def test_the_idt_watch_follows_a_rewritten_gate_among_others(kernels, arch, spec, watch):
+    """The scenario installs 0x52's handler after the trace was armed; the
+    gate is neither the only one nor the first one armed."""
+    result = batch(kernels[arch], "scenario=bad-clobber-rbx",
+                   [f"set isr idt-watch {watch}", f"isr-trace {spec}", "break scenario_done",
+                    "continue", "isr-trace report --json"])
+    assert result.returncode == 0, result.stderr
+    row = by_vector(result.doc("trace")).get(0x52)
+    if watch == "off":
+        assert row is None or row["runs"] == 0
+    else:
+        assert row["runs"] == 1 and row["findings"] == {"clobbered-register": 1}
+
+
 def test_limit_stops_tracing_and_the_target_runs_on(kernels, tmp_path):
     serial = tmp_path / "serial.log"
     result = batch(kernels["x86_64"], "scenario=timer ticks=100 hz=1000",
