@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
-from gdbext.analysis.cfg import (FILLERS, FREED_BYTES, IRET, RET, CodeReader,  # noqa: F401
-                                 HandlerCode, explore, filler_at, successors)
+from gdbext.analysis.cfg import (FILLERS, IRET, RET, CodeReader, HandlerCode, explore,
+                                 filler_at, successors)
 from gdbext.analysis.dataflow import Budget, Flow, run_flow
 from gdbext.decode.disasm import disassemble
 from gdbext.tracking.findings import WARNING, Finding, sort_findings
