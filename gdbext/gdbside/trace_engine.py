@@ -281,7 +281,8 @@ class PluginEngine:
             run = self._count_clean(member)
             index += 1
             if run is None:
-                self.folded_judged += 1
+                if record.pc in self.handlers:  # (else released: its entry is not opened)
+                    self.folded_judged += 1
                 for unfolded in unfold(member):
                     self._feed(unfolded)
                 continue

@@ -94,6 +94,24 @@ def test_the_timer_gives_the_same_runs_under_both_engines(kernels, tmp_path, arc
     assert "trace engine: plugin" not in breakpoints.stdout
 
 
+def test_a_trace_limit_stops_inside_a_batch_of_clean_runs(kernels):
+    """The timer's clean runs come in batches of up to 192 (plugin/ring.h):
+    --limit 1000 still counts exactly 1000 runs, numbered 1-1000, and the
+    latest kept run is the 1000th, with its own interrupted context."""
+    commands = ["break scenario_start", "continue", "isr-trace --limit 1000 32",
+                "break scenario_done", "continue", "isr-trace report --json",
+                "isr-diff --last 1"]
+    result = run(kernels["x86_64"], "scenario=timer ticks=5000 hz=20000", commands, True)
+    assert result.returncode == 0, result.stderr
+    doc = result.doc("trace")
+    (timer,) = doc["per_vector"]
+    assert (doc["state"], doc["counted"], timer["runs"], timer["first"], timer["last"]) == \
+        ("stopped", 1000, 1000, 1, 1000)
+    assert (doc["lost_runs"], doc["unmatched_exits"], doc["engine"]["dropped"]) == (0, 0, 0)
+    assert doc["engine"]["folded"] >= 1000 and doc["engine"]["folded_judged"] == 0
+    assert re.search(r"^handler run #1000: vector 32 Interrupt on CPU 0$", result.stdout, re.M)
+
+
 def test_a_swapped_pop_is_caught_the_same_by_both_engines(kernels, tmp_path):
     """bad-pop-order restores rbx and r12 from each other's slots: the same
     finding, on the same registers, from the plugin's records."""
