@@ -402,13 +402,13 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void record(unsigned int index, void *udata);
+static void record(unsigned int index, void *udata, uint64_t now);
 
 /* The guest's cost of tracing, measured (bench/plugin_rate.py reports it). */
 static void on_watched(unsigned int index, void *udata)
 {
     uint64_t start = now_ns();
-    record(index, udata);
+    record(index, udata, start);
     __atomic_add_fetch(FIELD(uint64_t, H_CALLBACK_NS), now_ns() - start, __ATOMIC_RELAXED);
 }
 
@@ -599,11 +599,12 @@ static bool repeats_batch(const uint8_t *folded, size_t popped)
 /* (held_lock) The clean run folded in ``folded``: counted in the batch when
  * it repeats the batch's run (repeats_batch), its popped arithmetic flags
  * kept; else written after the batch, or starting a new one. */
-static void add_to_batch(const uint8_t *folded)
+static void add_to_batch(const uint8_t *folded, uint64_t now)
 {
     uint32_t runs = __atomic_load_n(batch_count(), __ATOMIC_ACQUIRE);
     size_t popped = popped_flags_at(folded);
-    uint64_t now = now_ns();
+    /* (another vCPU may have started the batch after ``now``: it then wraps
+     * past BATCH_MAX_NS, and the batch is written, no harm) */
     if (runs != 0 && runs < BATCH_MAX && now - batch_since < BATCH_MAX_NS &&
         repeats_batch(folded, popped)) {
         uint16_t arith = u16_at(folded, popped) & RFLAGS_ARITH;
@@ -654,7 +655,8 @@ static uint64_t read_registers(struct vcpu *cpu, const struct watch *w, uint8_t 
     return rsp;
 }
 
-static void record(unsigned int index, void *udata)
+/* ``now``: when the callback began (the batch's age is measured with it) */
+static void record(unsigned int index, void *udata, uint64_t now)
 {
     uintptr_t packed = (uintptr_t)udata;
     unsigned at = (unsigned)(packed & 0xffffffffu);
@@ -704,7 +706,7 @@ static void record(unsigned int index, void *udata)
         *(uint64_t *)(held + R_EXIT_SP) = rsp;
         *(uint64_t *)(held + R_EXIT_FLAGS) = register_value(rec, flags_slot);
         __atomic_store_n(held_cpu(), 0, __ATOMIC_RELEASE);
-        add_to_batch(held);
+        add_to_batch(held, now);
         pthread_mutex_unlock(&held_lock);
         return;
     }
