@@ -802,29 +802,24 @@ static void register_callbacks(qemu_plugin_id_t id)
 
 static void after_reset(qemu_plugin_id_t id)
 {
-    /* publishing the applied generation (load_table) comes last: vCPUs
-     * waiting in vcpu_resume go on when they see it */
-    register_callbacks(id);
     load_table(__atomic_load_n(&requested_gen, __ATOMIC_ACQUIRE));
+    register_callbacks(id);
 }
-
-/* How long a vCPU waits for another vCPU's reset to apply a new table. */
-#define RESET_WAIT_NS   (500ull * 1000 * 1000)
-#define RESET_POLL_NS   (20ull * 1000)
 
 /* A vCPU resumes after a stop (GDB's, or a halt): if GDB changed the table,
  * have QEMU flush the translated code and instrument it anew.
  *
  * The first vCPU to resume asks for the reset; QEMU runs it as exclusive
- * work queued on that vCPU before the vCPU executes guest code again.  Every
- * other vCPU resuming meanwhile waits here until the new table is applied:
- * otherwise it would run code translated before the change for a moment, and
- * an interrupt taken then would enter its handler unseen - its iret, seen
- * after the reset, an exit no entry explains (measured on Linux, 2 vCPUs:
- * one such exit in most traces, within 70 ms of the resume).  QEMU calls
- * this outside the vCPU's execution loop, so the exclusive work never waits
- * for a vCPU waiting here.  The wait is bounded; a vCPU that gives up is
- * counted (H_UNSYNCED_RESUMES), and GDB says entries may have been missed. */
+ * work queued on that vCPU before the vCPU executes guest code again.  A vCPU
+ * resuming meanwhile may run code translated before the change for a moment,
+ * and an interrupt taken then enters its handler unseen: its iret, seen after
+ * the reset, is an exit no entry explains (measured on Linux, 2 vCPUs: one
+ * such exit in most traces, among the first exits after the resume).  Such a
+ * vCPU is counted (H_UNSYNCED_RESUMES) and GDB says entries may be unseen.
+ * It cannot wait here for the reset: QEMU calls this from its list of resume
+ * callbacks, and the reset frees that list's entries (it counts on every
+ * vCPU being asleep): a vCPU waiting here would use freed memory (QEMU
+ * crashed once while vCPUs waited here). */
 static void vcpu_resume(qemu_plugin_id_t id, unsigned int index)
 {
     (void)index;
@@ -836,19 +831,10 @@ static void vcpu_resume(qemu_plugin_id_t id, unsigned int index)
         qemu_plugin_reset(id, after_reset);
         return;
     }
-    if (wanted_gen != asked ||
-        __atomic_load_n(FIELD(uint64_t, H_APPLIED_GEN), __ATOMIC_ACQUIRE) == wanted_gen) {
-        return;     /* the reset another vCPU asked for is already applied (or none is due) */
-    }
-    const struct timespec poll = {0, (long)RESET_POLL_NS};
-    for (uint64_t waited = 0;
-         __atomic_load_n(FIELD(uint64_t, H_APPLIED_GEN), __ATOMIC_ACQUIRE) != wanted_gen;
-         waited += RESET_POLL_NS) {
-        if (waited >= RESET_WAIT_NS) {
-            __atomic_fetch_add(FIELD(uint64_t, H_UNSYNCED_RESUMES), 1, __ATOMIC_RELAXED);
-            return;
-        }
-        nanosleep(&poll, NULL);
+    if (wanted_gen == asked &&
+        __atomic_load_n(FIELD(uint64_t, H_APPLIED_GEN), __ATOMIC_ACQUIRE) != wanted_gen) {
+        /* another vCPU asked for the reset, not applied yet: this one runs first */
+        __atomic_fetch_add(FIELD(uint64_t, H_UNSYNCED_RESUMES), 1, __ATOMIC_RELAXED);
     }
 }
 

@@ -79,7 +79,7 @@
                                            a page found mapped stays so until then */
 #define H_APPLIED_GEN       192         /* u64: the generation now instrumented */
 #define H_APPLIED_COUNT     200         /* u32: addresses instrumented */
-#define H_UNSYNCED_RESUMES  208         /* u64: vCPUs that ran before a new table applied */
+#define H_UNSYNCED_RESUMES  208         /* u64: vCPUs that resumed before a new table applied */
 #define H_HEAD              256         /* u64: next position producers claim */
 #define H_DROPPED           320         /* u64: events lost, ring full */
 #define H_RECORDED          328         /* u64: events written */
