@@ -49,7 +49,6 @@ def test_the_shared_iretq_is_armed_only_while_a_run_is_open(linux):
     # handlers may have taken (every other vector's return), and nothing else
     assert shared["outside"] == trace["unmatched_exits"] + trace["exits_without_entry"] + \
         trace["exits_not_traced"]
-    assert trace["unmatched_exits"] <= trace["exits_not_traced"], trace
     # and they are few: armed for a whole run, every interrupt the guest took
     # meanwhile stopped there, ~20 per run (each stop makes QEMU retranslate
     # the kernel's code, and the guest's clock runs on while it does)
