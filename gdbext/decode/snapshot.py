@@ -79,6 +79,12 @@ class Context:
     rsp: int
     ss: int = field(default=0)
 
+    def __init__(self, values, rip, cs, rflags, rsp, ss=0):
+        # Two are built per handler run: the generated init of a frozen
+        # dataclass sets each field through object.__setattr__, a call per
+        # field (~4x the bytecodes of writing the instance's dict at once).
+        self.__dict__.update(values=values, rip=rip, cs=cs, rflags=rflags, rsp=rsp, ss=ss)
+
 
 def pick(registers: Mapping[str, int], names: Tuple[str, ...]) -> Mapping[str, int]:
     """The ``names`` ``registers`` has; a RawRegisters stays undecoded."""

@@ -139,8 +139,9 @@ class GdbTarget:
         thread = gdb.selected_thread()
         if thread is None:
             return 0
-        if thread.ptid[1] > 0 and self._is_remote():
-            return thread.ptid[1] - 1
+        lwp = thread.ptid[1]
+        if lwp > 0 and self._is_remote():
+            return lwp - 1
         return thread.num - 1
 
     @staticmethod

@@ -35,6 +35,11 @@ class ExitObservation:
     cpl: int = 0                # current privilege level at the exit
     mnemonic: str = ""
 
+    def __init__(self, kind, address, registers, stack, sp, cpl=0, mnemonic=""):
+        # one per exit breakpoint hit: see Context.__init__ (gdbext.decode.snapshot)
+        self.__dict__.update(kind=kind, address=address, registers=registers, stack=stack,
+                             sp=sp, cpl=cpl, mnemonic=mnemonic)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -42,6 +47,11 @@ class Verdict:
     findings: Tuple[Finding, ...]
     resumed: Optional[Context]  # what the interrupted code runs with next, when known
     unjudged: Tuple[Tuple[str, str], ...] = ()   # (register, why its change is not judged)
+
+    def __init__(self, changes, findings, resumed, unjudged=()):
+        # one per judged run: see Context.__init__ (gdbext.decode.snapshot)
+        self.__dict__.update(changes=changes, findings=findings, resumed=resumed,
+                             unjudged=unjudged)
 
     @property
     def unjudged_reasons(self) -> Tuple[str, ...]:
@@ -51,9 +61,17 @@ class Verdict:
         return tuple(dict.fromkeys(reason for _, reason in self.unjudged))
 
 
-def _words(data: bytes, slot: int) -> List[int]:
+_UNPACKERS = {}     # (words, slot) -> struct.Struct.unpack_from: at every exit, not a new format
+
+
+def unpack_words(data: bytes, slot: int) -> Tuple[int, ...]:
+    """The little-endian words of ``slot`` bytes that ``data`` holds whole."""
     count = len(data) // slot
-    return list(struct.unpack_from(f"<{count}{'Q' if slot == 8 else 'I'}", data))
+    unpack = _UNPACKERS.get((count, slot))
+    if unpack is None:
+        unpack = _UNPACKERS[count, slot] = struct.Struct(
+            f"<{count}{'Q' if slot == 8 else 'I'}").unpack_from
+    return unpack(data)
 
 
 def compare(regset: RegisterSet, entry: Context, now: Dict[str, int]) -> List[RegisterChange]:
@@ -161,7 +179,7 @@ def judge_exit(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_
     if exit.kind == "iret":
         resumed = _judge_iret(frame, entry, exit, rsp, slot, regset, at, findings, changes)
     elif exit.kind == "ret":
-        words = _words(exit.stack, slot)
+        words = unpack_words(exit.stack, slot)
         landing = words[0] if words else None
         findings.append(Finding(
             "ret-instead-of-iret",
@@ -208,7 +226,7 @@ def clean_iret(regset: RegisterSet, frame: InterruptFrame, entry: Context, gate_
 
 def _popped(exit, entry, slot):
     """The context the iret pops from the words at RSP, or None if unreadable."""
-    words = _words(exit.stack, slot)
+    words = unpack_words(exit.stack, slot)
     if len(words) < 3:
         return None
     rip, cs, rflags = words[0], words[1] & 0xFFFF, words[2]

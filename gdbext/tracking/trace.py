@@ -57,7 +57,7 @@ class Trace:
         self.not_traced_before = tracker.exits_not_traced
 
     def traces(self, vectors: Tuple[int, ...]) -> bool:
-        return any(v in self.vectors for v in vectors)
+        return not self.vectors.isdisjoint(vectors)     # (twice per run: one C call)
 
     def owns(self, run) -> bool:
         """A run of a traced vector that entered while this trace recorded."""

@@ -43,14 +43,14 @@ handler), rule and reason.
 """
 
 import itertools
-import struct
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from typing import Deque, Dict, Iterator, List, Optional, Tuple
 
 from gdbext.tracking.findings import Finding
 from gdbext.decode.frame import InterruptFrame
-from gdbext.tracking.judge import ExitObservation, Verdict, clean_iret, judge_exit
+from gdbext.tracking.judge import (ExitObservation, Verdict, clean_iret, judge_exit,
+                                   unpack_words)
 from gdbext.decode.snapshot import Context, register_set
 
 MAX_OPEN = 256
@@ -641,15 +641,12 @@ def popped_context(observation: ExitObservation) -> Optional[Tuple[int, int, int
     """The context an iret resumes (as context_key makes it), from the words
     at RSP; None when they were not readable."""
     slot = 8 if "rip" in observation.registers else 4
-    data = observation.stack
-    words = len(data) // slot
-    if words < 3:
+    values = unpack_words(observation.stack, slot)
+    if len(values) < 3:
         return None
-    fmt = f"<{words}{'Q' if slot == 8 else 'I'}"
-    values = struct.unpack_from(fmt, data)
     rip, cs, rflags = values[0], values[1] & 0xFFFF, values[2]
     if slot == 8 or (cs & 3) != observation.cpl:
-        if words < 5:
+        if len(values) < 5:
             return None
         return (rip, cs, rflags, values[3], values[4] & 0xFFFF)
     # 32-bit, same privilege: ESP is what follows the frame, SS is unchanged
@@ -668,7 +665,7 @@ def _frame_intact(run: HandlerRun, read) -> bool:
         return False
     if not data or len(data) < words * frame.slot:
         return False
-    values = struct.unpack_from(f"<{words}{'Q' if frame.slot == 8 else 'I'}", data)
+    values = unpack_words(data[:words * frame.slot], frame.slot)
     found = (values[1] & 0xFFFF, values[2]) + \
         ((values[3], values[4] & 0xFFFF) if words == 5 else ())
     expected = (frame.cs & 0xFFFF, frame.rflags) + \
