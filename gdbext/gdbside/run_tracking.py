@@ -23,14 +23,6 @@ MAX_RETURN_WATCHES = 64
 PREPARE_LIMIT = 16
 
 
-def _bits():
-    return TARGET.address_bits
-
-
-def read_registers(names, at=None):
-    return TARGET.registers(names, optional=True, at=at)
-
-
 _TRACKED_AND_SS = {}
 
 
@@ -40,11 +32,6 @@ def _tracked_and_ss(bits):
     if names is None:
         names = _TRACKED_AND_SS[bits] = register_set(bits).tracked + ("ss",)
     return names
-
-
-def _read_stack(sp, slot):
-    """The words an iret pops (see plugin_events.iret_words)."""
-    return iret_words(TARGET.read_memory, sp, slot)
 
 
 class ExitBreakpoint(gdb.Breakpoint):
@@ -253,14 +240,14 @@ class Tracking(SharedExits):
         if self.before_hit is not None:
             self.before_hit()       # entries the plugin recorded before this exit, first
         try:
-            bits = _bits()
+            bits = TARGET.address_bits
             regset = register_set(bits)
-            regs = read_registers(regset.at_exit, at=address)
+            regs = TARGET.registers(regset.at_exit, optional=True, at=address)
             sp = regs[regset.sp]
             cpu = TARGET.cpu
             if self.repeated(cpu, address, sp, registers=regs):
                 return False
-            stack = _read_stack(sp, bits // 8) if kind != "return" else b""
+            stack = iret_words(TARGET.read_memory, sp, bits // 8) if kind != "return" else b""
             cr3 = regs.get("cr3")
             observation = ExitObservation(kind, address, regs, stack, sp, regs.get("cs", 0) & 3,
                                           mnemonic)

@@ -79,12 +79,14 @@ class Trace:
         stats.runs += repeats
         stats.first = stats.first or run.sequence
         stats.last = run.sequence + repeats - 1
-        stats.max_depth = max(stats.max_depth, run.depth)
-        findings = run.findings
-        if findings:        # Counter.update costs even with nothing to count
-            stats.findings.update(f.rule for f in findings)
-        for reason in run.verdict.unjudged_reasons:
-            stats.unjudged[reason] += repeats
+        if run.depth > stats.max_depth:
+            stats.max_depth = run.depth
+        verdict = run.verdict
+        if verdict.findings:        # Counter.update costs even with nothing to count
+            stats.findings.update(f.rule for f in verdict.findings)
+        if verdict.unjudged:
+            for reason in verdict.unjudged_reasons:
+                stats.unjudged[reason] += repeats
 
     def account(self, run) -> bool:
         """Count a completed run; True when it reaches the limit (stop now)."""

@@ -303,8 +303,10 @@ class Tracker:
               entry: Context, cr3: Optional[int] = None) -> HandlerRun:
         space = address_space(cr3)
         key = context_key(entry)
-        for stale in [r for r in self._by_context.get(key, ()) if r.space == space]:
-            self._drop(stale, REENTERED)
+        same = self._by_context.get(key)
+        if same:        # (rare: no list to build at every entry)
+            for stale in [r for r in same if r.space == space]:
+                self._drop(stale, REENTERED)
         chain, depth = self._nest(cpu, frame, entry)
         run = HandlerRun(next(self._sequence), cpu, tuple(vectors), handler, gate_type, frame,
                          entry, depth=depth, space=space)
@@ -587,9 +589,11 @@ class Tracker:
         if run.depth > stats.max_depth:
             stats.max_depth = run.depth
         stats.last = run.sequence + run.repeats - 1
-        for reason in run.verdict.unjudged_reasons:
-            stats.unjudged[reason] += run.repeats
-        findings = run.findings
+        verdict = run.verdict
+        if verdict.unjudged:
+            for reason in verdict.unjudged_reasons:
+                stats.unjudged[reason] += run.repeats
+        findings = verdict.findings
         if findings:
             stats.findings.update(f.rule for f in findings)
             digest = run.digest()
