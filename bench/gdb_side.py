@@ -181,7 +181,8 @@ def bench_rate(config, vector=32, handler="isr_timer", profile=None, bytecodes=F
         if ENGINE.active:
             counters = ENGINE.ring.counters()
             fields.update(events=counters.recorded, dropped=counters.dropped,
-                          backlog=ENGINE.stop_drain_seconds, callback_ns=counters.callback_ns)
+                          backlog=ENGINE.stop_drain_seconds, callback_ns=counters.callback_ns,
+                          state_reads=counters.state_reads)
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

@@ -205,6 +205,7 @@ def register():
     ENGINE.connect_from_environment()
     gdb.events.cont.connect(ENGINE.resumed)
     gdb.events.exited.connect(ENGINE.stopped)
+    gdb.events.inferior_call.connect(ENGINE.registers_may_change)
     gdb.events.gdb_exiting.connect(lambda event: ENGINE.stop_watcher())
     TRACKING.observers.append(on_run)
     TRACKER.observers.append(TRACE.record)     # the trace's own counters

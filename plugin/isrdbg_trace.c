@@ -22,6 +22,21 @@
  * the ring's order of events exactly what it would be without folding.  A
  * folded record equal to the one before it only counts in the pending batch
  * (ring.h): GDB's cost is then per batch, not per run.
+ *
+ * Cached state: each register read costs the guest ~46 ns, and a handler run
+ * is two events.  The registers only instructions change -- x87/SSE (19
+ * reads), and in long mode the FS/GS bases, KERNEL_GS_BASE, CR3 and EFER --
+ * are kept per vCPU and read anew only when one of those instructions ran on
+ * that vCPU since the last read (state_writers.c decides at translation and
+ * plants an inline store that marks the vCPU; QEMU's code runs it before the
+ * instruction), when the debugger may have written registers (GDB bumps
+ * H_STATE_GEN at every stop), after a reset, and on a vCPU's first event.
+ * Interrupt delivery changes none of them in long mode; outside long mode
+ * a task switch may change CR3 and the segment state, so only x87/SSE is
+ * cached there.  In long mode DS/ES/FS/GS are cached too, read anew also
+ * after an iret or far ret (to user mode they may load null selectors): a
+ * handler's exit reads them from the cache, its next entry reads them.  Not covered: QEMU's own changes of a running guest's state
+ * (loadvm, a nested SVM guest's #VMEXIT).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +52,7 @@
 #include <unistd.h>
 
 #include "qemu_api.h"
+#include "state_writers.h"
 #include "ring.h"
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = 4;
@@ -64,10 +80,19 @@ static const char *const wanted[] = {
 };
 #define N_WANTED (sizeof(wanted) / sizeof(wanted[0]))
 
+/* Which registers are kept between events (see "Cached state" above) */
+enum cached {
+    CACHED_NEVER,           /* general registers, flags, selectors, CR2: read at every event */
+    CACHED_ALWAYS,          /* x87/SSE: only instructions change them */
+    CACHED_LONG_MODE,       /* FS/GS bases, KERNEL_GS_BASE, CR3: no task switch in long mode */
+    CACHED_SELECTOR,        /* DS/ES/FS/GS in long mode: also read anew after an iret */
+};
+
 struct reg_slot {
     char name[REG_NAME];
     uint32_t offset;        /* in the record's register area */
     uint32_t size;
+    enum cached cached;
 };
 
 /* A code page a probe found mapped, in an address space (CR3), while GDB's
@@ -89,6 +114,11 @@ struct vcpu {
     GByteArray *regs;       /* scratch: register reads append here */
     GByteArray *mem;        /* scratch: memory reads */
     struct qemu_plugin_register *efer;  /* long mode or not: which probes a frame needs */
+    uint8_t cache[REG_BYTES];   /* the cached registers, at their record offsets */
+    bool cache_valid;
+    bool wide;              /* EFER.LMA when the cache was filled (EFER is cached state too) */
+    uint64_t state_gen;     /* H_STATE_GEN when it was filled */
+    uint64_t events;        /* callbacks so far: which ones are timed */
 };
 
 struct watch {
@@ -109,6 +139,11 @@ static int cr3_slot = -1;               /* of cr3 */
 static pthread_mutex_t layout_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool layout_done;
 static struct vcpu vcpus[MAX_VCPUS];
+/* per vCPU, two u64: 1 once an instruction that may write the cached state
+ * ran; 1 once an iret or far ret ran (the selectors) */
+static struct qemu_plugin_scoreboard *state_written;
+#define STATE_WRITTEN       0
+#define SELECTORS_WRITTEN   8
 static struct watch *table;             /* sorted by address; replaced only in a reset */
 static unsigned n_table;
 static uint64_t requested_gen;          /* the generation a reset was asked for */
@@ -175,6 +210,27 @@ static int open_ring(const char *path, uint64_t n)
     return 0;
 }
 
+static enum cached cached_kind(const char *name)
+{
+    static const char *const long_mode_only[] = {"fs_base", "gs_base", "k_gs_base", "cr3"};
+    static const char *const selectors[] = {"ds", "es", "fs", "gs"};
+    for (size_t i = 0; i < sizeof selectors / sizeof selectors[0]; i++) {
+        if (!strcmp(name, selectors[i])) {
+            return CACHED_SELECTOR;
+        }
+    }
+    if (!strncmp(name, "xmm", 3) || !strcmp(name, "fctrl") || !strcmp(name, "fstat") ||
+        !strcmp(name, "mxcsr")) {
+        return CACHED_ALWAYS;
+    }
+    for (size_t i = 0; i < sizeof long_mode_only / sizeof long_mode_only[0]; i++) {
+        if (!strcmp(name, long_mode_only[i])) {
+            return CACHED_LONG_MODE;
+        }
+    }
+    return CACHED_NEVER;
+}
+
 /* The first vCPU fixes the record's register layout (every vCPU has the same
  * registers); each vCPU keeps its own handles. */
 static void vcpu_init(qemu_plugin_id_t id, unsigned int index)
@@ -218,6 +274,7 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int index)
                 if (!strcmp(wanted[w], "cr3")) {
                     cr3_slot = (int)n_layout - 1;
                 }
+                slot->cached = cached_kind(wanted[w]);
                 offset += (size + 7) & ~7u;
                 break;
             }
@@ -323,7 +380,9 @@ static bool mapped(struct vcpu *cpu, const uint8_t *rec, uint64_t address)
     return true;
 }
 
-/* Whether the vCPU is in long mode (EFER.LMA): its frames are 64-bit. */
+/* Whether the vCPU is in long mode (EFER.LMA): its frames are 64-bit, and
+ * more of its state is cached (only when the cache is filled: EFER is
+ * cached state too). */
 static bool long_mode(struct vcpu *cpu)
 {
     if (cpu->efer == NULL) {
@@ -353,7 +412,7 @@ static uint32_t probe_frame(struct vcpu *cpu, const uint8_t *rec, uint64_t rsp,
     if (!error_code) {
         flags |= F_NO_ERROR_CODE;
     }
-    bool wide = long_mode(cpu);
+    bool wide = cpu->wide;      /* read_registers() just made it current */
     if (at + 16 <= len) {
         memcpy(&q, stack + at, 8);
         flags |= mapped(cpu, rec, q) ? F_MAPPED_Q0 : 0;
@@ -395,21 +454,32 @@ static uint8_t *claim(uint64_t *position)
     }
 }
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void record(unsigned int index, void *udata, uint64_t now);
 
-/* The guest's cost of tracing, measured (bench/plugin_rate.py reports it). */
+/* The guest's cost of tracing, measured (bench/plugin_rate.py reports it) on
+ * one event in TIMED_EVERY per vCPU and counted for all of them: a precise
+ * clock read on each side costs ~4% of an event.  The batch's age needs only
+ * the coarse clock (ms resolution against BATCH_MAX_NS). */
+#define TIMED_EVERY 16
 static void on_watched(unsigned int index, void *udata)
 {
-    uint64_t start = now_ns();
-    record(index, udata, start);
-    __atomic_add_fetch(FIELD(uint64_t, H_CALLBACK_NS), now_ns() - start, __ATOMIC_RELAXED);
+    struct vcpu *cpu = &vcpus[index < MAX_VCPUS ? index : 0];
+    uint64_t now = clock_ns(CLOCK_MONOTONIC_COARSE);
+    if (cpu->events++ % TIMED_EVERY != 0) {
+        record(index, udata, now);
+        return;
+    }
+    uint64_t start = clock_ns(CLOCK_MONOTONIC);
+    record(index, udata, now);
+    __atomic_add_fetch(FIELD(uint64_t, H_CALLBACK_NS),
+                       (clock_ns(CLOCK_MONOTONIC) - start) * TIMED_EVERY, __ATOMIC_RELAXED);
 }
 
 #define RFLAGS_IF 0x200u
@@ -624,15 +694,51 @@ static void add_to_batch(const uint8_t *folded, uint64_t now)
     __atomic_store_n(batch_count(), 1, __ATOMIC_RELEASE);
 }
 
+/* Whether this vCPU's cached registers still hold.  If not, this event reads
+ * them anew: the vCPU's mark is cleared first (an instruction after this
+ * callback marks it again). */
+static bool cache_holds(struct vcpu *cpu, unsigned int index, bool *selectors_hold)
+{
+    uint8_t *marks = qemu_plugin_scoreboard_find(state_written, index);
+    uint64_t *written = (uint64_t *)(marks + STATE_WRITTEN);
+    uint64_t *selectors_written = (uint64_t *)(marks + SELECTORS_WRITTEN);
+    uint64_t gen = __atomic_load_n(FIELD(uint64_t, H_STATE_GEN), __ATOMIC_ACQUIRE);
+    *selectors_hold = *selectors_written == 0;
+    *selectors_written = 0;
+#ifndef ISRDBG_NO_STATE_CACHE     /* (A/B measurements only) */
+    if (cpu->cache_valid && *written == 0 && cpu->state_gen == gen) {
+#else
+    if (false) {
+#endif
+        return true;
+    }
+    *written = 0;
+    cpu->state_gen = gen;
+    cpu->cache_valid = false;
+    *selectors_hold = false;
+    return false;
+}
+
 /* The registers into ``rec``; returns the stack pointer. */
-static uint64_t read_registers(struct vcpu *cpu, const struct watch *w, uint8_t *rec)
+static uint64_t read_registers(struct vcpu *cpu, unsigned int index, const struct watch *w,
+                               uint8_t *rec)
 {
     uint8_t *regs = rec + R_REGS;
     uint64_t rsp = 0;
     g_byte_array_set_size(cpu->regs, 0);
+    bool selectors_cached;
+    bool cached = cache_holds(cpu, index, &selectors_cached);
+    if (!cached) {
+        cpu->wide = long_mode(cpu);
+        __atomic_add_fetch(FIELD(uint64_t, H_STATE_READS), 1, __ATOMIC_RELAXED);
+    }
     for (unsigned i = 0; i < n_layout; i++) {
         unsigned before = cpu->regs->len;
         uint8_t *slot = regs + layout[i].offset;
+        enum cached how = layout[i].cached;
+        bool kept = how == CACHED_ALWAYS ||
+                    ((how == CACHED_LONG_MODE || how == CACHED_SELECTOR) && cpu->wide);
+        bool holds = how == CACHED_SELECTOR ? selectors_cached : cached;
         if ((int)i == pc_slot) {
             continue;       /* stale inside a block: the watched address, below */
         }
@@ -640,12 +746,20 @@ static uint64_t read_registers(struct vcpu *cpu, const struct watch *w, uint8_t 
             memset(slot, 0, (layout[i].size + 7) & ~7u);    /* nothing judges it at an exit */
             continue;
         }
-        if (cpu->handle[i] == NULL || qemu_plugin_read_register(cpu->handle[i], cpu->regs) <= 0) {
-            memset(slot, 0, (layout[i].size + 7) & ~7u);
+        if (kept && holds) {
+            memcpy(slot, cpu->cache + layout[i].offset, layout[i].size);
             continue;
         }
-        memcpy(slot, cpu->regs->data + before, layout[i].size);
+        if (cpu->handle[i] == NULL || qemu_plugin_read_register(cpu->handle[i], cpu->regs) <= 0) {
+            memset(slot, 0, (layout[i].size + 7) & ~7u);
+        } else {
+            memcpy(slot, cpu->regs->data + before, layout[i].size);
+        }
+        if (kept) {
+            memcpy(cpu->cache + layout[i].offset, slot, layout[i].size);
+        }
     }
+    cpu->cache_valid = true;
     if (sp_slot >= 0) {
         memcpy(&rsp, regs + layout[sp_slot].offset, layout[sp_slot].size);
     }
@@ -667,7 +781,7 @@ static void record(unsigned int index, void *udata, uint64_t now)
     struct vcpu *cpu = &vcpus[index];
     uint8_t *rec = cpu->scratch;
     uint32_t kind = w->kind & KIND_MASK;
-    uint64_t rsp = read_registers(cpu, w, rec);
+    uint64_t rsp = read_registers(cpu, index, w, rec);
     *(uint64_t *)(rec + R_PC) = w->address;     /* RIP is stale inside a block */
     *(uint32_t *)(rec + R_TAG) = w->tag;
     *(uint32_t *)(rec + R_CPU) = index;
@@ -739,6 +853,19 @@ static long find_watch(uint64_t address)
     return -1;
 }
 
+/* Plant a mark: QEMU's code stores 1 in the vCPU's slot before the
+ * instruction runs, in the order of registration with the callback on the
+ * same instruction. */
+static void mark(struct qemu_plugin_insn *insn, size_t which)
+{
+    qemu_plugin_u64 slot = {state_written, which};
+    qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(insn, QEMU_PLUGIN_INLINE_STORE_U64,
+                                                        slot, 1);
+}
+
+/* With an empty table nothing reads the cache: the reset that brings a table
+ * (after_reset) invalidates every vCPU's cache, and flushes the code
+ * translated without marks. */
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
@@ -748,10 +875,18 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     size_t n = qemu_plugin_tb_n_insns(tb);
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        uint8_t code[16];
+        size_t len = qemu_plugin_insn_data(insn, code, sizeof code);
+        if (may_write_cached_state(code, len)) {
+            mark(insn, STATE_WRITTEN);
+        }
         long at = find_watch(qemu_plugin_insn_vaddr(insn));
         if (at >= 0) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_watched, QEMU_PLUGIN_CB_R_REGS,
                                                    (void *)(uintptr_t)at);
+        }
+        if (may_null_selectors(code, len)) {
+            mark(insn, SELECTORS_WRITTEN);  /* after an exit's callback: it reads the selectors as they are */
         }
     }
 }
@@ -800,8 +935,14 @@ static void register_callbacks(qemu_plugin_id_t id)
     qemu_plugin_register_vcpu_resume_cb(id, vcpu_resume);
 }
 
+/* QEMU runs it while no vCPU runs, after flushing every translation.  Code
+ * translated under an empty table had no marks, and a vCPU resuming before
+ * the reset ran such code (vcpu_resume): no cache holds across a reset. */
 static void after_reset(qemu_plugin_id_t id)
 {
+    for (unsigned i = 0; i < MAX_VCPUS; i++) {
+        vcpus[i].cache_valid = false;
+    }
     load_table(__atomic_load_n(&requested_gen, __ATOMIC_ACQUIRE));
     register_callbacks(id);
 }
@@ -875,7 +1016,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     }
     snprintf(FIELD(char, H_TARGET), 32, "%s", info->target_name);
     *FIELD(uint32_t, H_API) = (uint32_t)info->version.cur;
-    if (info->version.cur < MIN_API || qemu_plugin_read_memory_vaddr == NULL) {
+    if (info->version.cur < MIN_API || qemu_plugin_read_memory_vaddr == NULL ||
+        qemu_plugin_scoreboard_new == NULL || qemu_plugin_insn_data == NULL) {
         char why[128];
         snprintf(why, sizeof why, "%d", info->version.cur);
         say("isrdbg-trace: this QEMU's plugin API is version %s; reading registers and "
@@ -883,6 +1025,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         *FIELD(uint32_t, H_STATE) = STATE_REFUSED;
         return -1;
     }
+    state_written = qemu_plugin_scoreboard_new(2 * sizeof(uint64_t));
     qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
     register_callbacks(id);
     __atomic_store_n(FIELD(uint32_t, H_STATE), STATE_RUNNING, __ATOMIC_RELEASE);

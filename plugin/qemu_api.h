@@ -85,6 +85,28 @@ size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
 
+/* per-vCPU counters QEMU's generated code updates inline (version 2+;
+ * STORE_U64 since QEMU 9.1) */
+struct qemu_plugin_scoreboard;
+typedef struct {
+    struct qemu_plugin_scoreboard *score;
+    size_t offset;
+} qemu_plugin_u64;
+enum qemu_plugin_op {
+    QEMU_PLUGIN_INLINE_ADD_U64,
+    QEMU_PLUGIN_INLINE_STORE_U64,
+};
+WEAK struct qemu_plugin_scoreboard *qemu_plugin_scoreboard_new(size_t element_size);
+WEAK void *qemu_plugin_scoreboard_find(struct qemu_plugin_scoreboard *score,
+                                       unsigned int vcpu_index);
+WEAK void qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(struct qemu_plugin_insn *insn,
+                                                              enum qemu_plugin_op op,
+                                                              qemu_plugin_u64 entry,
+                                                              uint64_t imm);
+/* the instruction's bytes (this signature since QEMU 9.0) */
+WEAK size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn, void *dest, size_t len);
+WEAK size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
+
 /* version 2+ (registers), version 4 (memory) */
 WEAK GArray *qemu_plugin_get_registers(void);
 WEAK int qemu_plugin_read_register(struct qemu_plugin_register *handle, GByteArray *buf);

@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #define RING_MAGIC          "ISRDBGR1"
-#define RING_LAYOUT         3
+#define RING_LAYOUT         4
 #define HEADER_SIZE         4096
 #define MAX_WATCH           4096        /* watched addresses */
 #define WATCH_SIZE          16
@@ -80,11 +80,16 @@
 #define H_APPLIED_GEN       192         /* u64: the generation now instrumented */
 #define H_APPLIED_COUNT     200         /* u32: addresses instrumented */
 #define H_UNSYNCED_RESUMES  208         /* u64: vCPUs that resumed before a new table applied */
+#define H_STATE_GEN         216         /* u64: GDB bumps it whenever the debugger may have
+                                           written registers (every stop): the plugin's
+                                           cached state is read anew */
+#define H_STATE_READS       224         /* u64: events that read the cached state anew */
 #define H_HEAD              256         /* u64: next position producers claim */
 #define H_DROPPED           320         /* u64: events lost, ring full */
 #define H_RECORDED          328         /* u64: events written */
 #define H_MEMORY_FAILED     336         /* u64: events whose stack was unreadable */
-#define H_CALLBACK_NS       344         /* u64: time the vCPUs spent in the plugin's callbacks */
+#define H_CALLBACK_NS       344         /* u64: time the vCPUs spent in the plugin's callbacks
+                                           (one event in TIMED_EVERY timed, counted for all) */
 #define H_FOLDED            352         /* u64: clean runs written as one KIND_CLEAN record */
 #define H_TAIL              384         /* u64: next position GDB reads */
 #define H_PENDING_CPU       448         /* u32: the vCPU (+1) whose entry is held; 0: none */

@@ -156,7 +156,8 @@ class PluginEngine:
                 "events": counters.recorded, "dropped": counters.dropped,
                 "pending": counters.pending, "undecoded": sum(self.undecoded.values()),
                 "folded": counters.folded, "folded_judged": self.folded_judged,
-                "unsynced_resumes": counters.unsynced_resumes}
+                "unsynced_resumes": counters.unsynced_resumes,
+                "state_reads": counters.state_reads}
 
     # -- what the plugin watches ----------------------------------------------------------
     def take(self, candidates, view):
@@ -413,6 +414,15 @@ class PluginEngine:
         with self.lock:
             self.running = False
 
+    def registers_may_change(self, event=None):
+        """The debugger may write any register now (at a stop; after a call
+        from GDB, which puts them back): the plugin reads the registers it
+        caches anew at each vCPU's next event."""
+        if event is not None and not isinstance(event, getattr(gdb, "InferiorCallPostEvent", ())):
+            return
+        if self.ring is not None:
+            self.ring.debugger_stopped()
+
     def _start_watcher(self):
         if self._watcher is not None:
             return
@@ -447,6 +457,7 @@ class PluginEngine:
         reached while the guest ran (``remove(vectors)``)."""
         start = time.perf_counter()
         self.stopped()
+        self.registers_may_change()
         self.drain_at_stop()
         # the backlog judged after the guest stopped (bench/plugin_rate.py)
         self.stop_drain_seconds = time.perf_counter() - start

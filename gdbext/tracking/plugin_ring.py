@@ -37,7 +37,7 @@ RING_ENV = "ISRDBG_TRACE_RING"
 SWITCH_ENV = "ISRDBG_TRACE_PLUGIN"
 
 MAGIC = b"ISRDBGR1"
-LAYOUT = 3
+LAYOUT = 4
 
 # header fields (plugin/ring.h H_*)
 H_MAGIC, H_LAYOUT, H_HEADER_SIZE, H_RECORD_SIZE, H_SLOTS = 0, 8, 12, 16, 20
@@ -46,6 +46,7 @@ H_STACK_BELOW, H_STACK_ABOVE, H_WATCH_OFFSET, H_RING_OFFSET = 40, 44, 48, 56
 H_VCPUS, H_REGS_OFFSET, H_STACK_OFFSET, H_TARGET = 64, 72, 76, 80
 H_WATCH_GEN, H_WATCH_COUNT, H_VIEW_GEN = 128, 136, 144
 H_APPLIED_GEN, H_APPLIED_COUNT, H_UNSYNCED_RESUMES = 192, 200, 208
+H_STATE_GEN, H_STATE_READS = 216, 224
 H_HEAD, H_DROPPED, H_RECORDED, H_MEMORY_FAILED, H_CALLBACK_NS = 256, 320, 328, 336, 344
 H_FOLDED = 352
 H_TAIL, H_PENDING_CPU, H_PENDING_OFFSET = 384, 448, 456
@@ -152,6 +153,7 @@ class Counters:
     callback_ns: int = 0        # time the vCPUs spent in the plugin's callbacks
     folded: int = 0             # clean runs written folded (2 events each), batches' too
     unsynced_resumes: int = 0   # vCPUs that ran before a new watch table applied
+    state_reads: int = 0        # events that read the plugin's cached registers anew
 
 
 class Ring:
@@ -226,7 +228,7 @@ class Ring:
         return Counters(self._u64(H_RECORDED), self._u64(H_DROPPED),
                         self._u64(H_MEMORY_FAILED), max(0, head - tail),
                         self._u64(H_CALLBACK_NS), self._u64(H_FOLDED),
-                        self._u64(H_UNSYNCED_RESUMES))
+                        self._u64(H_UNSYNCED_RESUMES), self._u64(H_STATE_READS))
 
     def registers_layout(self) -> Tuple[Tuple[str, int, int], ...]:
         """(name, offset, size) of each register in a record; fixed by the
@@ -287,6 +289,12 @@ class Ring:
         mapped are probed again (while a view lasts, GDB's decoder takes a page
         found mapped as mapped, and so does the plugin).  While stopped."""
         self._store64(H_VIEW_GEN, self._u64(H_VIEW_GEN) + 1)
+
+    def debugger_stopped(self) -> None:
+        """The guest stopped for the debugger, which may write any register
+        now (or restore them after a call): the plugin reads the registers it
+        caches anew at each vCPU's next event.  While stopped."""
+        self._store64(H_STATE_GEN, self._u64(H_STATE_GEN) + 1)
 
     # -- records --------------------------------------------------------------------
     def _register_view(self):

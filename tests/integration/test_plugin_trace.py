@@ -91,6 +91,10 @@ def test_the_timer_gives_the_same_runs_under_both_engines(kernels, tmp_path, arc
     # the timer handler's runs change nothing: the plugin folds them, and each
     # folded run is accounted without judging (the judge's tests prove it clean)
     assert docs[0]["engine"]["folded"] > 0 and docs[0]["engine"]["folded_judged"] == 0
+    # the x87/SSE (and in long mode segment and CR3) registers are kept between
+    # events: read anew only after an instruction that may write them, and
+    # at the first event after a stop (plugin/isrdbg_trace.c, "cached state")
+    assert 0 < docs[0]["engine"]["state_reads"] < counts[0] // 10
     assert "trace engine: plugin" not in breakpoints.stdout
 
 
@@ -128,6 +132,42 @@ def test_a_swapped_pop_is_caught_the_same_by_both_engines(kernels, tmp_path):
     (rule, vector, message), = findings(docs[0])
     assert (rule, vector) == ("clobbered-register", 0x50)
     assert re.search(r"rbx 0x[0-9a-f]+ -> 0x[0-9a-f]+, r12 0x[0-9a-f]+ -> 0x[0-9a-f]+$", message)
+
+
+def test_an_sse_clobber_is_caught_the_same_by_both_engines(kernels, tmp_path):
+    """bad-sse-clobber's handler zeroes xmm0, which the interrupted code had
+    loaded: the plugin keeps x87/SSE state between events, and reads it anew
+    because the handler's pxor may write it."""
+    commands = ["break scenario_start", "continue", "isr-trace 0x55", "break scenario_done",
+                "continue", "isr-trace report --json"]
+    (plugin, breakpoints), _ = both(kernels["x86_64"], "scenario=bad-sse-clobber", commands,
+                                    tmp_path)
+    docs = [result.doc("trace") for result in (plugin, breakpoints)]
+    assert "engine: QEMU trace plugin" in plugin.stdout
+    assert per_vector(docs[0]) == per_vector(docs[1])
+    assert findings(docs[0]) == findings(docs[1])
+    (rule, vector, message), = findings(docs[0])
+    assert (rule, vector) == ("simd-clobbered", 0x55) and "xmm0" in message
+
+
+@pytest.mark.parametrize("plugin", [True, False], ids=["plugin", "breakpoints"])
+def test_a_register_the_debugger_writes_inside_a_run_is_seen_at_its_exit(kernels, plugin):
+    """Stopped inside the 50th timer run, the user sets xmm1: the run's exit
+    must show it.  The plugin reads its cached x87/SSE registers anew after
+    every stop (GDB bumps the ring's state generation); a stale cache would
+    give the entry's value and no finding."""
+    commands = ["break scenario_start", "continue", "isr-trace 32",
+                "watch timer_ticks if timer_ticks == 50", "continue", "delete 2",
+                "set $xmm1.v2_int64[0] = 0x1234", "break scenario_done", "continue",
+                "isr-trace report --json"]
+    result = run(kernels["x86_64"], "scenario=timer ticks=200 hz=1000", commands, plugin)
+    doc = result.doc("trace")
+    assert ("engine: QEMU trace plugin" in result.stdout) == plugin
+    (timer,) = doc["per_vector"]
+    assert timer["vector"] == 32 and timer["runs"] >= 200
+    (rule, vector, message), = findings(doc)
+    assert (rule, vector) == ("simd-clobbered", 32)
+    assert re.search(r"\bxmm1\b.*0x1234", message), message
 
 
 def test_a_qemu_started_by_hand_with_a_tiny_ring_counts_what_it_lost(kernels, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from gdbext.errors import TargetMemoryError
 from gdbext.tracking.plugin_ring import (F_LONG_MODE, F_MAPPED_Q0, H_APPLIED_GEN, H_CALLBACK_NS,
                                          H_BATCH_COUNT, H_DROPPED, H_FOLDED, H_HEAD, H_PENDING_CPU,
-                                         H_RECORDED,
+                                         H_RECORDED, H_STATE_GEN, H_STATE_READS, LAYOUT,
                                          H_TAIL, H_WATCH_COUNT, KIND_CLEAN, KIND_ENTRY, KIND_EXIT,
                                          R_SEQ, WATCH_FOLD, Ring, RingError, Watch)
 
@@ -38,7 +38,7 @@ class FakePlugin:
         self.buffer = bytearray(self.batch_offset + RECORD_SIZE)
         b = self.buffer
         b[0:8] = b"ISRDBGR1"
-        struct.pack_into("<IIIIIIII", b, 8, 3, HEADER_SIZE, RECORD_SIZE, slots, MAX_WATCH,
+        struct.pack_into("<IIIIIIII", b, 8, LAYOUT, HEADER_SIZE, RECORD_SIZE, slots, MAX_WATCH,
                          4, 1, len(registers))
         struct.pack_into("<QQ", b, 456, self.pending_offset, self.batch_offset)
         struct.pack_into("<I", b, 476, BATCH_MAX)
@@ -253,6 +253,18 @@ def test_the_time_the_plugin_spent_is_read_from_the_header():
     assert ring.counters().callback_ns == 0
     plugin.add(H_CALLBACK_NS, 12345)        # plugin/ring.h H_CALLBACK_NS, after H_MEMORY_FAILED
     assert ring.counters().callback_ns == 12345
+
+
+def test_a_stop_for_the_debugger_makes_the_plugin_read_its_cached_registers_anew():
+    plugin = FakePlugin(slots=4)
+    ring = Ring(plugin.buffer)
+    before = struct.unpack_from("<Q", plugin.buffer, H_STATE_GEN)[0]
+    ring.debugger_stopped()
+    ring.debugger_stopped()
+    assert struct.unpack_from("<Q", plugin.buffer, H_STATE_GEN)[0] == before + 2
+    assert ring.counters().state_reads == 0
+    plugin.add(H_STATE_READS, 7)
+    assert ring.counters().state_reads == 7
 
 
 def test_the_header_offsets_are_those_of_plugin_ring_h():
