@@ -561,8 +561,9 @@ class Registry:
 
     def stop_at_exit(self, run):
         """At an exit: stop when a vector armed by isr-watch has a problem finding."""
-        if not any(f.is_problem for f in run.findings):
-            return False
+        findings = run.findings
+        if not findings or not any(f.is_problem for f in findings):
+            return False    # (nearly every run has none: no generator for them)
         return any(self.vectors[v].mode == WATCH
                    for v in self._armed_for(run.handler, run.vectors))
 
