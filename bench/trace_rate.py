@@ -14,7 +14,13 @@ plus the extension's load time against plain `gdb -batch`, and the latency
 of isr-frame / isr-diff at a stop against GDB's own `info registers`.
 
     .venv/bin/python bench/trace_rate.py [--repeats 5] [--ticks 1000] [--hz 1000]
-        [--bytecodes floor,trace]
+        [--bytecodes floor,trace] [--against DIR]
+
+--against DIR runs the configurations that trace (not baseline, floor) also
+from another checkout of isrdbg, e.g. `git worktree add /tmp/isrdbg-old REV`,
+interleaved with this one's in the same repeats on the same kernel (rows
+CONFIG@old): a change measured against the code before it under the same
+load, which on a shared machine moves the rates far more than most changes.
 
 Each configuration runs in its own `isrdbg gdb --batch` process tree (QEMU +
 GDB), on the same kernel and scenario; GDB times `continue` from
@@ -52,14 +58,16 @@ sys.path.insert(0, str(ROOT))
 from gdbext.client.gdb_launch import GDBINIT, gdb_environment  # noqa: E402
 
 
-def isrdbg_batch(kernel, append, commands, timeout, env=None, serial=None):
+def isrdbg_batch(kernel, append, commands, timeout, env=None, serial=None, root=ROOT):
+    """``root``: the isrdbg checkout whose launcher and extension run (the
+    package is imported from the working directory)."""
     argv = [sys.executable, "-m", "gdbext.client.cli", "gdb", str(kernel), "--append", append,
             "--batch", "--timeout", str(timeout)]
     if serial is not None:
         argv += ["--serial", str(serial)]
     for command in commands:
         argv += ["-ex", command]
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env,
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=root, env=env,
                           timeout=timeout + 30)
     docs = [json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if proc.returncode != 0 or not docs:
@@ -68,14 +76,32 @@ def isrdbg_batch(kernel, append, commands, timeout, env=None, serial=None):
     return docs[-1]
 
 
-def measure_rate(kernel, config, ticks, hz, timeout, profile=None, bytecodes=False):
+OLD = "@old"     # the suffix of a configuration run from the --against checkout
+
+
+def measure_rate(kernel, config, ticks, hz, timeout, profile=None, bytecodes=False,
+                 against=None):
+    """One run of ``config``; ``CONFIG@old`` from the ``against`` checkout."""
+    root = ROOT
+    if config.endswith(OLD):
+        config, root = config[:-len(OLD)], Path(against)
     env = dict(os.environ)
     if profile:
         env["BENCH_PROFILE_OUT"] = str(profile)
     call = (f"bench_rate('{config}'" + (", profile='tottime'" if profile else "")
             + (", bytecodes=True" if bytecodes else "") + ")")
     return isrdbg_batch(kernel, f"scenario=timer ticks={ticks} hz={hz}",
-                        [f"source {GDB_SIDE}", f"python {call}"], timeout, env)
+                        [f"source {root / 'bench' / 'gdb_side.py'}", f"python {call}"],
+                        timeout, env, root=root)
+
+
+def with_older(configs, against):
+    """``configs``, each tracing one right after its run from the ``against``
+    checkout (none without one)."""
+    if not against:
+        return configs
+    return [c for config in configs
+            for c in ([config] if config in ("baseline", "floor") else [config + OLD, config])]
 
 
 def process_time(argv, repeats, bytecode_cache=None):
@@ -113,12 +139,17 @@ def main(argv=None):
                              "bytecodes and calls their breakpoints' stop() execute per "
                              "handler run (load-independent; slow)")
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--against", metavar="DIR",
+                        help="also run the tracing configurations from this other isrdbg "
+                             "checkout, interleaved (rows CONFIG@old)")
     args = parser.parse_args(argv)
+    if args.against and not (Path(args.against) / "bench" / "gdb_side.py").is_file():
+        parser.error(f"--against {args.against}: no isrdbg checkout there")
 
     subprocess.run(["make", "-s", "-C", str(ROOT / "qemu_targets")], check=True,
                    stdout=subprocess.DEVNULL)
     kernel = ROOT / "qemu_targets" / "build" / args.arch / "kernel.elf"
-    configs = args.configs.split(",")
+    configs = with_older(args.configs.split(","), args.against)
     timeout = max(120, args.ticks * 0.05)
     print(f"isrdbg trace benchmark: {args.arch} kernel, scenario timer ticks={args.ticks} "
           f"hz={args.hz}, {args.repeats} repeats per configuration (median)", flush=True)
@@ -126,7 +157,8 @@ def main(argv=None):
     results = {c: [] for c in configs}
     for repeat in range(args.repeats):
         for config in configs:
-            doc = measure_rate(kernel, config, args.ticks, args.hz, timeout)
+            doc = measure_rate(kernel, config, args.ticks, args.hz, timeout,
+                               against=args.against)
             results[config].append(doc)
             extra = ""
             if "recorded" in doc:
@@ -175,11 +207,24 @@ def main(argv=None):
           f" the waits on QEMU, so it moves far less than the rates when the machine is busy;\n"
           f" stop(): median wall time per handler run inside the breakpoints' stop() methods,\n"
           f" in ms: their Python and the packets they send, the part a tracer adds to GDB)")
+    if "floor" in results:
+        # issue 17's target: isr-trace at >= 0.95 of the floor row in the same run
+        shares = []
+        for config, docs in results.items():
+            if config in ("baseline", "floor"):
+                continue
+            share = median([(c["handled"] / c["elapsed"]) / (f["handled"] / f["elapsed"])
+                            for f, c in zip(results["floor"], docs)])
+            shares.append(f"{config} {share:.2f}")
+        if shares:
+            print("of the floor (median over repeats of the rate against that repeat's floor "
+                  "run): " + ", ".join(shares))
 
     if args.bytecodes:
         print("\nPython in the breakpoints' stop() per handler run (opcode tracer, 300 ticks):")
-        for config in args.bytecodes.split(","):
-            doc = measure_rate(kernel, config, 300, args.hz, timeout, bytecodes=True)
+        for config in with_older(args.bytecodes.split(","), args.against):
+            doc = measure_rate(kernel, config, 300, args.hz, timeout, bytecodes=True,
+                               against=args.against)
             print(f"  {config:<13} {doc['bytecodes'] / doc['handled']:6.0f} bytecodes "
                   f"{doc['calls'] / doc['handled']:5.0f} calls")
 
