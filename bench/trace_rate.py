@@ -180,7 +180,8 @@ def main(argv=None):
                         median(cpu), median(in_stop))
     base = rows.get("baseline")
     print()
-    print(f"{'config':<13} {'runs/s':>7} {'min-max':>13} {'ratio':>6} {'paired':>6} "
+    width = max([13] + [len(c) for c in configs])     # CONFIG@old names are longer
+    print(f"{'config':<{width}} {'runs/s':>7} {'min-max':>13} {'ratio':>6} {'paired':>6} "
           f"{'best':>5}   {'debugger-bound runs/s':>21} {'ratio':>6} {'paired':>6} "
           f"{'ms/run':>7} {'gdb cpu':>8} {'stop()':>7}")
     for config, (rate, low, high, bound, per_run, cpu, in_stop) in rows.items():
@@ -196,7 +197,7 @@ def main(argv=None):
                                    ((c["elapsed"] - c["handled"] / args.hz) / c["handled"])
                                    for b, c in pairs])
         best = high / base[2] if base else float("nan")
-        print(f"{config:<13} {rate:>7.1f} {f'{low:.0f}-{high:.0f}':>13} {ratio:>6.2f} "
+        print(f"{config:<{width}} {rate:>7.1f} {f'{low:.0f}-{high:.0f}':>13} {ratio:>6.2f} "
               f"{paired:>6.2f} {best:>5.2f}   {bound:>21.1f} {bound_ratio:>6.2f} "
               f"{bound_paired:>6.2f} {per_run:>7.3f} {cpu:>8.3f} {in_stop:>7.3f}")
     print(f"(ratio: of the medians; paired: median over repeats of the ratio to that repeat's "
@@ -225,7 +226,7 @@ def main(argv=None):
         for config in with_older(args.bytecodes.split(","), args.against):
             doc = measure_rate(kernel, config, 300, args.hz, timeout, bytecodes=True,
                                against=args.against)
-            print(f"  {config:<13} {doc['bytecodes'] / doc['handled']:6.0f} bytecodes "
+            print(f"  {config:<17} {doc['bytecodes'] / doc['handled']:6.0f} bytecodes "
                   f"{doc['calls'] / doc['handled']:5.0f} calls")
 
     if args.profile:
