@@ -9,10 +9,13 @@
  *   -plugin libisrdbg-trace.so,ring=PATH[,slots=N]
  *
  * GDB changes the watched addresses while the guest is stopped (it writes
- * the table, then bumps the generation).  When a vCPU resumes the plugin
- * sees the new generation and asks QEMU to reset it: QEMU flushes every
- * translated block, so each instruction is translated (and instrumented, or
- * not) again from the new table.
+ * the table, then bumps the generation) and writes the bytes of each added
+ * address back, which makes QEMU drop the blocks translated from them.  The
+ * plugin copies the new table at the next resume or translation, whichever
+ * comes first, so those blocks are translated anew with their callbacks.
+ * Blocks of addresses no longer watched keep a callback that finds nothing
+ * to do; when nothing is watched any more GDB asks for a reset, which
+ * flushes every translated block (catch_up, vcpu_resume).
  *
  * Folding (ring.h): most handler runs change nothing the judge compares, and
  * GDB's cost is per record.  An entry GDB marked WATCH_FOLD is held back (at
@@ -144,9 +147,19 @@ static struct vcpu vcpus[MAX_VCPUS];
 static struct qemu_plugin_scoreboard *state_written;
 #define STATE_WRITTEN       0
 #define SELECTORS_WRITTEN   8
-static struct watch *table;             /* sorted by address; replaced only in a reset */
-static unsigned n_table;
-static uint64_t requested_gen;          /* the generation a reset was asked for */
+/* GDB's watch table as the plugin copied it, sorted by address.  A newer one
+ * replaces it while vCPUs run; the older ones are kept (a callback may still
+ * be reading one) until a reset, when no vCPU runs. */
+struct table {
+    uint64_t gen;
+    struct table *older;
+    unsigned n;
+    struct watch w[];
+};
+static struct table *tables;            /* the newest; NULL before GDB's first */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t requested_flush;        /* the H_FLUSH_GEN a reset was asked for */
+static uint64_t applied_flush;          /* ... and the one the last reset applied */
 static uint8_t *held;                   /* the pending area: the entry held back */
 static uint8_t *batch;                  /* the batch area: a KIND_CLEAN record, repeated */
 static uint64_t batch_since;            /* when the batch's first run was folded */
@@ -770,14 +783,19 @@ static uint64_t read_registers(struct vcpu *cpu, unsigned int index, const struc
 }
 
 /* ``now``: when the callback began (the batch's age is measured with it) */
+static long find_watch(const struct table *t, uint64_t address);
+
+/* ``udata``: the instruction's address, looked up in the newest table (a
+ * block translated under an older one may name an address no longer
+ * watched, or watched with another tag). */
 static void record(unsigned int index, void *udata, uint64_t now)
 {
-    uintptr_t packed = (uintptr_t)udata;
-    unsigned at = (unsigned)(packed & 0xffffffffu);
-    if (index >= MAX_VCPUS || at >= n_table) {
+    const struct table *t = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
+    long at = t != NULL ? find_watch(t, (uint64_t)(uintptr_t)udata) : -1;
+    if (index >= MAX_VCPUS || at < 0) {
         return;
     }
-    const struct watch *w = &table[at];
+    const struct watch *w = &t->w[at];
     struct vcpu *cpu = &vcpus[index];
     uint8_t *rec = cpu->scratch;
     uint32_t kind = w->kind & KIND_MASK;
@@ -836,15 +854,15 @@ static void record(unsigned int index, void *udata, uint64_t now)
 
 /* -- instrumentation -------------------------------------------------------- */
 
-static long find_watch(uint64_t address)
+static long find_watch(const struct table *t, uint64_t address)
 {
-    long lo = 0, hi = (long)n_table - 1;
+    long lo = 0, hi = (long)t->n - 1;
     while (lo <= hi) {
         long mid = (lo + hi) / 2;
-        if (table[mid].address == address) {
+        if (t->w[mid].address == address) {
             return mid;
         }
-        if (table[mid].address < address) {
+        if (t->w[mid].address < address) {
             lo = mid + 1;
         } else {
             hi = mid - 1;
@@ -863,15 +881,16 @@ static void mark(struct qemu_plugin_insn *insn, size_t which)
                                                         slot, 1);
 }
 
-/* With an empty table nothing reads the cache: the reset that brings a table
- * (after_reset) invalidates every vCPU's cache, and flushes the code
- * translated without marks. */
+static void catch_up(void);
+
+/* Every block gets the marks of the cached state, watched or not (a block
+ * lives on in QEMU's cache while the table changes); watched instructions
+ * their callback. */
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
-    if (n_table == 0) {
-        return;
-    }
+    catch_up();
+    const struct table *t = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
     size_t n = qemu_plugin_tb_n_insns(tb);
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
@@ -880,10 +899,10 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         if (may_write_cached_state(code, len)) {
             mark(insn, STATE_WRITTEN);
         }
-        long at = find_watch(qemu_plugin_insn_vaddr(insn));
-        if (at >= 0) {
+        uint64_t address = qemu_plugin_insn_vaddr(insn);
+        if (t != NULL && t->n != 0 && find_watch(t, address) >= 0) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_watched, QEMU_PLUGIN_CB_R_REGS,
-                                                   (void *)(uintptr_t)at);
+                                                   (void *)(uintptr_t)address);
         }
         if (may_null_selectors(code, len)) {
             mark(insn, SELECTORS_WRITTEN);  /* after an exit's callback: it reads the selectors as they are */
@@ -897,14 +916,19 @@ static int by_address(const void *a, const void *b)
     return x->address < y->address ? -1 : x->address > y->address;
 }
 
-/* Copy GDB's table (GDB writes it only while the guest is stopped). */
-static void load_table(uint64_t generation)
+/* A copy of GDB's table, or NULL when there is none yet or GDB was writing
+ * it meanwhile (it holds the generation at 0 while it writes: ring.h). */
+static struct table *copy_table(void)
 {
-    uint32_t count = *FIELD(uint32_t, H_WATCH_COUNT);
+    uint64_t gen = __atomic_load_n(FIELD(uint64_t, H_WATCH_GEN), __ATOMIC_ACQUIRE);
+    if (gen == 0) {
+        return NULL;
+    }
+    uint32_t count = __atomic_load_n(FIELD(uint32_t, H_WATCH_COUNT), __ATOMIC_ACQUIRE);
     if (count > MAX_WATCH) {
         count = MAX_WATCH;
     }
-    struct watch *fresh = calloc(count ? count : 1, sizeof *fresh);
+    struct table *fresh = calloc(1, sizeof *fresh + (count ? count : 1) * sizeof(struct watch));
     const uint8_t *src = ring + *FIELD(uint64_t, H_WATCH_OFFSET);
     unsigned kept = 0;
     for (uint32_t i = 0; i < count; i++) {
@@ -914,17 +938,44 @@ static void load_table(uint64_t generation)
         memcpy(&w.kind, src + i * WATCH_SIZE + 12, 4);
         uint32_t kind = w.kind & KIND_MASK;
         if (kind == KIND_ENTRY || kind == KIND_EXIT) {
-            fresh[kept++] = w;
+            fresh->w[kept++] = w;
         }
     }
-    qsort(fresh, kept, sizeof *fresh, by_address);
-    /* callbacks already translated keep their index into the old table:
-     * the reset flushed them, and no vCPU runs during a reset */
-    free(table);
-    table = fresh;
-    n_table = kept;
-    __atomic_store_n(FIELD(uint32_t, H_APPLIED_COUNT), kept, __ATOMIC_RELAXED);
-    __atomic_store_n(FIELD(uint64_t, H_APPLIED_GEN), generation, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(FIELD(uint64_t, H_WATCH_GEN), __ATOMIC_ACQUIRE) != gen) {
+        free(fresh);
+        return NULL;
+    }
+    qsort(fresh->w, kept, sizeof fresh->w[0], by_address);
+    fresh->gen = gen;
+    fresh->n = kept;
+    return fresh;
+}
+
+/* Take GDB's newest table, on whichever vCPU thread gets here first: at a
+ * resume, and before a translation (no block is translated from an older
+ * table once GDB published a newer one and the guest resumed).  GDB made
+ * QEMU drop the translated blocks of the addresses it added (it wrote their
+ * bytes back while the guest was stopped), so those are translated anew, with
+ * their callbacks; no flush of every block, no vCPU running old code. */
+static void catch_up(void)
+{
+    uint64_t wanted = __atomic_load_n(FIELD(uint64_t, H_WATCH_GEN), __ATOMIC_ACQUIRE);
+    const struct table *now = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
+    if (wanted == 0 || (now != NULL && now->gen == wanted)) {
+        return;
+    }
+    pthread_mutex_lock(&table_lock);
+    if (tables == NULL || tables->gen != wanted) {
+        struct table *fresh = copy_table();
+        if (fresh != NULL) {
+            fresh->older = tables;
+            __atomic_store_n(&tables, fresh, __ATOMIC_RELEASE);
+            __atomic_store_n(FIELD(uint32_t, H_APPLIED_COUNT), fresh->n, __ATOMIC_RELAXED);
+            __atomic_store_n(FIELD(uint64_t, H_APPLIED_GEN), fresh->gen, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
 }
 
 static void vcpu_resume(qemu_plugin_id_t id, unsigned int index);
@@ -935,45 +986,54 @@ static void register_callbacks(qemu_plugin_id_t id)
     qemu_plugin_register_vcpu_resume_cb(id, vcpu_resume);
 }
 
-/* QEMU runs it while no vCPU runs, after flushing every translation.  Code
- * translated under an empty table had no marks, and a vCPU resuming before
- * the reset ran such code (vcpu_resume): no cache holds across a reset. */
+/* QEMU runs it while no vCPU runs, after flushing every translation: the
+ * retired tables can go, and no cache is trusted across it. */
 static void after_reset(qemu_plugin_id_t id)
 {
     for (unsigned i = 0; i < MAX_VCPUS; i++) {
         vcpus[i].cache_valid = false;
     }
-    load_table(__atomic_load_n(&requested_gen, __ATOMIC_ACQUIRE));
+    catch_up();
+    pthread_mutex_lock(&table_lock);
+    if (tables != NULL) {
+        for (struct table *old = tables->older, *next; old != NULL; old = next) {
+            next = old->older;
+            free(old);
+        }
+        tables->older = NULL;
+    }
+    pthread_mutex_unlock(&table_lock);
+    __atomic_store_n(&applied_flush, __atomic_load_n(&requested_flush, __ATOMIC_ACQUIRE),
+                     __ATOMIC_RELEASE);
     register_callbacks(id);
 }
 
-/* A vCPU resumes after a stop (GDB's, or a halt): if GDB changed the table,
- * have QEMU flush the translated code and instrument it anew.
- *
- * The first vCPU to resume asks for the reset; QEMU runs it as exclusive
- * work queued on that vCPU before the vCPU executes guest code again.  A vCPU
- * resuming meanwhile may run code translated before the change for a moment,
- * and an interrupt taken then enters its handler unseen: its iret, seen after
- * the reset, is an exit no entry explains (measured on Linux, 2 vCPUs: one
- * such exit in most traces, among the first exits after the resume).  Such a
- * vCPU is counted (H_UNSYNCED_RESUMES) and GDB says entries may be unseen.
- * It cannot wait here for the reset: QEMU calls this from its list of resume
- * callbacks, and the reset frees that list's entries (it counts on every
- * vCPU being asleep): a vCPU waiting here would use freed memory (QEMU
- * crashed once while vCPUs waited here). */
+/* A vCPU resumes after a stop (GDB's, or a halt): the newest table first.
+ * GDB asks for a flush of every translation (H_FLUSH_GEN) only when nothing
+ * is watched any more (so the guest runs uninstrumented again) or it could
+ * not drop an added address's blocks itself.  The first vCPU to resume asks
+ * QEMU for the reset; QEMU runs it as exclusive work queued on that vCPU
+ * before the vCPU executes guest code again.  A vCPU resuming meanwhile may
+ * run blocks translated before it for a moment: for an added address, an
+ * interrupt taken then enters its handler unseen.  Such a vCPU is counted
+ * (H_UNSYNCED_RESUMES) and GDB says entries may be unseen.  It cannot wait
+ * here for the reset: QEMU calls this from its list of resume callbacks,
+ * and the reset frees that list's entries (it counts on every vCPU being
+ * asleep): a vCPU waiting here would use freed memory. */
 static void vcpu_resume(qemu_plugin_id_t id, unsigned int index)
 {
     (void)index;
-    uint64_t wanted_gen = __atomic_load_n(FIELD(uint64_t, H_WATCH_GEN), __ATOMIC_ACQUIRE);
-    uint64_t asked = __atomic_load_n(&requested_gen, __ATOMIC_ACQUIRE);
-    if (wanted_gen != asked &&
-        __atomic_compare_exchange_n(&requested_gen, &asked, wanted_gen, false,
+    catch_up();
+    uint64_t wanted = __atomic_load_n(FIELD(uint64_t, H_FLUSH_GEN), __ATOMIC_ACQUIRE);
+    uint64_t asked = __atomic_load_n(&requested_flush, __ATOMIC_ACQUIRE);
+    if (wanted != asked &&
+        __atomic_compare_exchange_n(&requested_flush, &asked, wanted, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         qemu_plugin_reset(id, after_reset);
         return;
     }
-    if (wanted_gen == asked &&
-        __atomic_load_n(FIELD(uint64_t, H_APPLIED_GEN), __ATOMIC_ACQUIRE) != wanted_gen) {
+    if (wanted == asked && __atomic_load_n(&applied_flush, __ATOMIC_ACQUIRE) != wanted &&
+        __atomic_load_n(FIELD(uint32_t, H_APPLIED_COUNT), __ATOMIC_RELAXED) != 0) {
         /* another vCPU asked for the reset, not applied yet: this one runs first */
         __atomic_fetch_add(FIELD(uint64_t, H_UNSYNCED_RESUMES), 1, __ATOMIC_RELAXED);
     }

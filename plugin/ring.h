@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #define RING_MAGIC          "ISRDBGR1"
-#define RING_LAYOUT         4
+#define RING_LAYOUT         5
 #define HEADER_SIZE         4096
 #define MAX_WATCH           4096        /* watched addresses */
 #define WATCH_SIZE          16
@@ -73,7 +73,8 @@
 #define H_REGS_OFFSET       72          /* u32: where a record's registers start */
 #define H_STACK_OFFSET      76          /* u32: where a record's stack bytes start */
 #define H_TARGET            80          /* char[32]: QEMU's target name */
-#define H_WATCH_GEN         128         /* u64: GDB bumps it after writing the table */
+#define H_WATCH_GEN         128         /* u64: GDB bumps it after writing the table, and
+                                           holds it at 0 while it writes */
 #define H_WATCH_COUNT       136         /* u32: entries in the table (GDB) */
 #define H_VIEW_GEN          144         /* u64: GDB bumps it when it reads the IDT anew:
                                            a page found mapped stays so until then */
@@ -84,6 +85,8 @@
                                            written registers (every stop): the plugin's
                                            cached state is read anew */
 #define H_STATE_READS       224         /* u64: events that read the cached state anew */
+#define H_FLUSH_GEN         232         /* u64: GDB bumps it to have every translated block
+                                           flushed at the next resume (a plugin reset) */
 #define H_HEAD              256         /* u64: next position producers claim */
 #define H_DROPPED           320         /* u64: events lost, ring full */
 #define H_RECORDED          328         /* u64: events written */

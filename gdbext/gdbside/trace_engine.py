@@ -64,6 +64,23 @@ def _running():
         return False
 
 
+def _drop_translations(addresses):
+    """Make QEMU drop the blocks it translated from ``addresses`` - as it does
+    for any write to guest memory, the gdbstub's too - by writing each one's
+    first byte back, so that they are translated anew from the plugin's new
+    table.  Only GDB's thread, the guest stopped (arming).  False when one
+    could not be written: the plugin then flushes every block instead."""
+    if threading.current_thread() is not threading.main_thread() or _running():
+        return False
+    inferior = gdb.selected_inferior()
+    try:
+        for address in sorted(addresses):
+            inferior.write_memory(address, inferior.read_memory(address, 1))
+    except (gdb.error, gdb.MemoryError):
+        return False
+    return True
+
+
 class PluginEngine:
     def __init__(self):
         self.ring = None
@@ -137,8 +154,8 @@ class PluginEngine:
         applied = "" if self.ring.applied else ", applied when the guest resumes"
         lost = f"{counters.dropped} lost to a full ring" if counters.dropped else "none lost"
         if counters.unsynced_resumes:
-            # the plugin waits for a new table before a vCPU runs; one that gave
-            # up ran old, uninstrumented code for a moment (plugin/isrdbg_trace.c)
+            # a vCPU that resumed before a flush GDB asked for ran code translated
+            # before the new table for a moment (plugin/isrdbg_trace.c, vcpu_resume)
             lost += (f", {counters.unsynced_resumes} vCPU resume(s) before a new watch table "
                      "applied (entries then may be unseen)")
         undecoded = sum(self.undecoded.values())
@@ -213,9 +230,15 @@ class PluginEngine:
         # stops for a finding): nothing of a clean run needs more than its record
         plain = no_error_code_entries(self.handlers, self.view) if self.view is not None else ()
         watches = self.sites.update(sites, fold=self.handlers, no_error_code=plain)
-        if watches != self.ring.watches():
-            # only a change: each new table makes the plugin flush QEMU's translations
-            self.ring.set_watches(watches)
+        before = self.ring.watches()
+        if watches == before:
+            return
+        self.ring.set_watches(watches)
+        added = {w.address for w in watches} - {w.address for w in before}
+        if not watches:
+            self.ring.request_flush()   # nothing watched: the guest runs uninstrumented again
+        elif added and not _drop_translations(added):
+            self.ring.request_flush()
 
     def release(self, handlers):
         """Stop watching ``handlers`` at once (a trace reached its limit while

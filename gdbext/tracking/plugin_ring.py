@@ -37,7 +37,7 @@ RING_ENV = "ISRDBG_TRACE_RING"
 SWITCH_ENV = "ISRDBG_TRACE_PLUGIN"
 
 MAGIC = b"ISRDBGR1"
-LAYOUT = 4
+LAYOUT = 5
 
 # header fields (plugin/ring.h H_*)
 H_MAGIC, H_LAYOUT, H_HEADER_SIZE, H_RECORD_SIZE, H_SLOTS = 0, 8, 12, 16, 20
@@ -46,7 +46,7 @@ H_STACK_BELOW, H_STACK_ABOVE, H_WATCH_OFFSET, H_RING_OFFSET = 40, 44, 48, 56
 H_VCPUS, H_REGS_OFFSET, H_STACK_OFFSET, H_TARGET = 64, 72, 76, 80
 H_WATCH_GEN, H_WATCH_COUNT, H_VIEW_GEN = 128, 136, 144
 H_APPLIED_GEN, H_APPLIED_COUNT, H_UNSYNCED_RESUMES = 192, 200, 208
-H_STATE_GEN, H_STATE_READS = 216, 224
+H_STATE_GEN, H_STATE_READS, H_FLUSH_GEN = 216, 224, 232
 H_HEAD, H_DROPPED, H_RECORDED, H_MEMORY_FAILED, H_CALLBACK_NS = 256, 320, 328, 336, 344
 H_FOLDED = 352
 H_TAIL, H_PENDING_CPU, H_PENDING_OFFSET = 384, 448, 456
@@ -268,21 +268,33 @@ class Ring:
                 for i in range(count)]
 
     def set_watches(self, watches: Iterable[Watch]) -> int:
-        """Write the table and publish it as a new generation (the plugin
-        re-instruments when a vCPU resumes).  Write only while the guest is
-        stopped: the plugin copies the table as it resets."""
+        """Write the table and publish it as a new generation: the plugin
+        copies it at the next resume or translation.  Blocks QEMU translated
+        before stay as they are: the caller makes QEMU drop those of added
+        addresses (writing their bytes back while stopped) or asks for a
+        flush (request_flush).  The generation reads 0 while the table is
+        written: a plugin copying it then tries again."""
         watches = list(watches)
         if len(watches) > self.max_watch:
             raise IsrError(f"{len(watches)} addresses to watch; the plugin takes at most "
                            f"{self.max_watch}")
+        generation = max(self._next_generation, self.watch_generation + 1,
+                         self.applied_generation + 1)
+        self._next_generation = generation + 1
+        self._store64(H_WATCH_GEN, 0)
         for i, watch in enumerate(watches):
             struct.pack_into("<QII", self.buffer, self.watch_offset + i * WATCH_SIZE,
                              watch.address, watch.tag, watch.kind)
         struct.pack_into("<I", self.buffer, H_WATCH_COUNT, len(watches))
-        generation = max(self._next_generation, self.watch_generation + 1)
-        self._next_generation = generation + 1
         self._store64(H_WATCH_GEN, generation)
         return generation
+
+    def request_flush(self) -> None:
+        """Have the plugin flush every block QEMU translated (a plugin reset)
+        when the guest resumes: nothing is watched any more, or blocks of an
+        added address could not be dropped otherwise.  A vCPU resuming before
+        the flush applies is counted (unsynced_resumes)."""
+        self._store64(H_FLUSH_GEN, self._u64(H_FLUSH_GEN) + 1)
 
     def new_view(self) -> None:
         """GDB read the IDT anew (a new CpuView): pages the plugin found

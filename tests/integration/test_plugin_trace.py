@@ -170,6 +170,25 @@ def test_a_register_the_debugger_writes_inside_a_run_is_seen_at_its_exit(kernels
     assert re.search(r"\bxmm1\b.*0x1234", message), message
 
 
+def test_a_handler_armed_after_its_code_ran_is_traced_at_once(kernels):
+    """The timer handler runs untraced (QEMU translates its code), the guest
+    stops without a breakpoint (Ctrl-C: nothing makes QEMU flush its
+    translations), then `isr-trace 32`: isrdbg writes the handler's first
+    byte back so that QEMU drops the block, and the plugin instruments it
+    when it is translated again.  Without that the old block would run on,
+    uninstrumented, and the trace would see nothing."""
+    from .test_linux_judge import STOPPER
+    commands = ["tbreak scenario_start", "continue", STOPPER % 1, "continue",
+                "isr-trace 32", STOPPER % 1, "continue", "isr-trace report --json"]
+    result = run(kernels["x86_64"], "scenario=timer ticks=100000 hz=1000", commands, True)
+    doc = result.doc("trace")
+    assert "engine: QEMU trace plugin" in result.stdout
+    (timer,) = doc["per_vector"]
+    assert timer["vector"] == 32 and timer["runs"] >= 50, result.stdout[-2000:]
+    assert (doc["lost_runs"], doc["unmatched_exits"]) == (0, 0)
+    assert doc["engine"]["unsynced_resumes"] == 0
+
+
 def test_a_qemu_started_by_hand_with_a_tiny_ring_counts_what_it_lost(kernels, tmp_path):
     """`isr-trace engine plugin RING` for a QEMU the user started; a ring of
     2 slots overflows at 10 kHz (too small to hold an entry back, so nothing

@@ -8,7 +8,7 @@ import pytest
 from gdbext.errors import TargetMemoryError
 from gdbext.tracking.plugin_ring import (F_LONG_MODE, F_MAPPED_Q0, H_APPLIED_GEN, H_CALLBACK_NS,
                                          H_BATCH_COUNT, H_DROPPED, H_FOLDED, H_HEAD, H_PENDING_CPU,
-                                         H_RECORDED, H_STATE_GEN, H_STATE_READS, LAYOUT,
+                                         H_RECORDED, H_STATE_GEN, H_STATE_READS, LAYOUT, H_FLUSH_GEN,
                                          H_TAIL, H_WATCH_COUNT, KIND_CLEAN, KIND_ENTRY, KIND_EXIT,
                                          R_SEQ, WATCH_FOLD, Ring, RingError, Watch)
 
@@ -253,6 +253,18 @@ def test_the_time_the_plugin_spent_is_read_from_the_header():
     assert ring.counters().callback_ns == 0
     plugin.add(H_CALLBACK_NS, 12345)        # plugin/ring.h H_CALLBACK_NS, after H_MEMORY_FAILED
     assert ring.counters().callback_ns == 12345
+
+
+def test_a_new_table_never_reuses_a_generation_and_a_flush_is_asked_by_a_bump():
+    plugin = FakePlugin(slots=4)
+    ring = Ring(plugin.buffer)
+    first = ring.set_watches([Watch(0x1000, 1, KIND_ENTRY)])
+    plugin.buffer[H_APPLIED_GEN:H_APPLIED_GEN + 8] = struct.pack("<Q", first + 5)
+    assert ring.set_watches([Watch(0x2000, 2, KIND_ENTRY)]) == first + 6
+    assert ring.watch_generation == first + 6 and plugin.table() == [Watch(0x2000, 2, KIND_ENTRY)]
+    flush = struct.unpack_from("<Q", plugin.buffer, H_FLUSH_GEN)[0]
+    ring.request_flush()
+    assert struct.unpack_from("<Q", plugin.buffer, H_FLUSH_GEN)[0] == flush + 1
 
 
 def test_a_stop_for_the_debugger_makes_the_plugin_read_its_cached_registers_anew():
