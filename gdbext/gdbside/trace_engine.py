@@ -41,7 +41,7 @@ import gdb
 from gdbext.errors import IsrError
 from gdbext.tracking.plugin_events import (ENTRY, Site, Sites, batch_member, clean_exit_from,
                                            entry_from, exit_from, no_error_code_entries,
-                                           popped_rflags, read_word_from, unfold)
+                                           popped_rflags_of, read_word_from, unfold)
 from gdbext.tracking.plugin_ring import (KIND_CLEAN, RING_ENV, STATE_REFUSED, STATE_RUNNING,
                                          SWITCH_ENV, RingFile)
 from gdbext.analysis.restored import explain_changes
@@ -318,8 +318,8 @@ class PluginEngine:
             if take and self._may_count(record):
                 rflags = ()
                 if record.batch_flags:
-                    rflags = tuple(popped_rflags(record, i) for i in range(index, index + take))
-                batch = TRACKER.repeat(run, take, rflags) if None not in rflags else None
+                    rflags = popped_rflags_of(record, index, index + take)
+                batch = TRACKER.repeat(run, take, rflags) if rflags is not None else None
                 if batch is not None:
                     self._counted(batch)
                     index += take

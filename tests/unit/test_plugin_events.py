@@ -384,7 +384,8 @@ def test_only_the_entries_named_may_fold():
 
 # -- batches: clean runs the plugin counted in one record ------------------------------------
 
-from gdbext.tracking.plugin_events import batch_member, popped_rflags   # noqa: E402
+from gdbext.tracking.plugin_events import (batch_member, popped_rflags,  # noqa: E402
+                                           popped_rflags_of)
 from gdbext.tracking.plugin_ring import F_LONG_MODE                       # noqa: E402
 from gdbext.tracking.tracker import RunHistory                            # noqa: E402
 
@@ -406,7 +407,7 @@ def counted_batch(tracker, record):
     """What the engine does with a batch: count its first run as any clean
     run, then the others at once (PluginEngine._feed_clean)."""
     run = counted_clean(tracker, batch_member(record, 0))
-    rest = tuple(popped_rflags(record, i) for i in range(1, record.count))
+    rest = popped_rflags_of(record, 1, record.count)
     return run, tracker.repeat(run, record.count - 1, rest)
 
 
@@ -415,6 +416,7 @@ def test_a_batch_member_is_the_record_with_its_own_popped_flags():
     ring = Ring(plugin.buffer)
     record = batch_record(plugin, ring)
     assert [popped_rflags(record, i) for i in range(4)] == [0x283, 0x287, 0x283, 0xA46 | 0x200]
+    assert popped_rflags_of(record, 1, 4) == (0x287, 0x283, 0xA46 | 0x200)
     member = batch_member(record, 1)
     assert member.read(STACK_TOP - 40, 40) == frame(INTERRUPTED, 0x08, 0x287, STACK_TOP, 0x10)
     assert (member.count, member.exit, member.registers) == (1, record.exit, record.registers)
