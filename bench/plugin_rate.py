@@ -3,6 +3,12 @@ rates (10-100 kHz), `isr-trace 32` through isrdbg's QEMU trace plugin against
 the same guest untraced, as handler runs per second, in the same run.
 
     .venv/bin/python bench/plugin_rate.py [--hz 10000,50000,100000] [--seconds 2] [--repeats 3]
+        [--against DIR]
+
+--against DIR also traces with the isrdbg checkout in DIR (e.g. `git worktree
+add /tmp/old REV`, with its own plugin built), interleaved in the same
+repeats: the row `plugin@old` measures a change against the code before it
+under the same load.
 
 Both configurations run on QEMU 10 (.qemu/10/bin, ./run setup) under TCG,
 each in its own `isrdbg gdb --batch` process tree; "untraced" starts QEMU
@@ -29,12 +35,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GDB_SIDE = ROOT / "bench" / "gdb_side.py"
 QEMU10_BIN = ROOT / ".qemu" / "10" / "bin"
 CONFIGS = ("untraced", "plugin")
 
 
-def measure(kernel, config, ticks, hz, timeout):
+def measure(kernel, config, ticks, hz, timeout, root=ROOT):
     env = dict(os.environ, PATH=f"{QEMU10_BIN}{os.pathsep}{os.environ['PATH']}")
     env.pop("ISRDBG_TRACE_PLUGIN", None)
     if config == "untraced":
@@ -42,15 +47,16 @@ def measure(kernel, config, ticks, hz, timeout):
     call = "bench_rate('untraced')" if config == "untraced" else "bench_rate('trace')"
     argv = [sys.executable, "-m", "gdbext.client.cli", "gdb", str(kernel), "--tcg",
             "--append", f"scenario=timer ticks={ticks} hz={hz}", "--batch",
-            "--timeout", str(timeout), "-ex", f"source {GDB_SIDE}", "-ex", f"python {call}"]
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env,
+            "--timeout", str(timeout), "-ex", f"source {root / 'bench' / 'gdb_side.py'}",
+            "-ex", f"python {call}"]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=root, env=env,
                           timeout=timeout + 30)
     docs = [json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if not docs:
         raise RuntimeError(f"isrdbg exited {proc.returncode}:\n{proc.stdout[-2000:]}\n"
                            f"{proc.stderr[-2000:]}")
     doc = docs[-1]
-    if config == "plugin" and doc.get("engine") != "plugin":
+    if config.startswith("plugin") and doc.get("engine") != "plugin":
         raise RuntimeError(f"the trace did not use the plugin engine: {doc}")
     return doc
 
@@ -77,7 +83,10 @@ def main(argv=None):
     parser.add_argument("--hz", default="10000,50000,100000", help="PIT rates, comma-separated")
     parser.add_argument("--seconds", type=float, default=2.0, help="guest seconds of timer")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="also trace with the isrdbg checkout in DIR (row plugin@old)")
     args = parser.parse_args(argv)
+    configs = CONFIGS + (("plugin@old",) if args.against else ())
     if not (QEMU10_BIN / "qemu-system-x86_64").exists():
         print("QEMU 10 is not set up (.qemu/10/bin): run ./run setup", file=sys.stderr)
         return 2
@@ -90,19 +99,21 @@ def main(argv=None):
     for hz in [int(h) for h in args.hz.split(",")]:
         ticks = int(hz * args.seconds)
         timeout = 300
-        results = {c: [] for c in CONFIGS}
+        results = {c: [] for c in configs}
         for repeat in range(args.repeats):
-            for config in CONFIGS:
-                doc = measure(kernel, config, ticks, hz, timeout)
+            for config in configs:
+                old = config.endswith("@old")
+                doc = measure(kernel, config, ticks, hz, timeout,
+                              root=args.against.resolve() if old else ROOT)
                 results[config].append(doc)
                 extra = ""
-                if config == "plugin":
+                if config.startswith("plugin"):
                     extra = (f" backlog={doc.get('backlog', 0):.3f}s"
                              f" judged={doc['recorded']} unpaired={doc['lost']} "
                              f"unmatched={doc['unmatched']} events={doc.get('events')} "
                              f"dropped={doc.get('dropped')} "
                              f"plugin={plugin_cost(doc):.2f}us/event")
-                print(f"  {hz:>6} Hz run {repeat + 1} {config:<8} handled={doc['handled']} "
+                print(f"  {hz:>6} Hz run {repeat + 1} {config:<10} handled={doc['handled']} "
                       f"elapsed={doc['elapsed']:.3f}s "
                       f"rate={doc['handled'] / doc['elapsed']:.0f}/s{extra}", flush=True)
         rate = {c: statistics.median(guest_rate(d) for d in docs)
@@ -116,12 +127,21 @@ def main(argv=None):
         cost = statistics.median(plugin_cost(d) for d in plugin)
         rows.append((hz, rate["untraced"], rate["plugin"], rate["plugin"] / rate["untraced"],
                      paired, judged, dropped, unpaired, cost))
+        if args.against:
+            old = results["plugin@old"]
+            old_paired = statistics.median(guest_rate(p) / guest_rate(u)
+                                           for u, p in zip(results["untraced"], old))
+            rows.append((f"{hz}@old", rate["untraced"], rate["plugin@old"],
+                         rate["plugin@old"] / rate["untraced"], old_paired,
+                         statistics.median(d["recorded"] / d["handled"] for d in old),
+                         max(d.get("dropped", 0) for d in old), max(d["lost"] for d in old),
+                         statistics.median(plugin_cost(d) for d in old)))
     print()
-    print(f"{'PIT Hz':>7} {'untraced runs/s':>16} {'plugin runs/s':>14} {'ratio':>6} "
+    print(f"{'PIT Hz':>10} {'untraced runs/s':>16} {'plugin runs/s':>14} {'ratio':>6} "
           f"{'paired':>7} {'judged/handled':>15} {'max dropped':>12} {'max unpaired':>13} "
           f"{'us/event':>9}")
     for hz, untraced, plugin, ratio, paired, judged, dropped, unpaired, cost in rows:
-        print(f"{hz:>7} {untraced:>16.0f} {plugin:>14.0f} {ratio:>6.2f} {paired:>7.2f} "
+        print(f"{hz:>10} {untraced:>16.0f} {plugin:>14.0f} {ratio:>6.2f} {paired:>7.2f} "
               f"{judged:>15.3f} {dropped:>12} {unpaired:>13} {cost:>9.2f}")
     print("(runs/s: interrupts the kernel handled per wall-clock second from scenario_start "
           "until it stopped at scenario_done\n (isrdbg's work after that stop left out); "
