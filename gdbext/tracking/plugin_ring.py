@@ -23,7 +23,7 @@ import mmap
 import os
 import struct
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 from gdbext.errors import IsrError, TargetMemoryError
 from gdbext.x86.register_file import RawRegisters, RegisterLayout, with_low_halves
