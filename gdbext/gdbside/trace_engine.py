@@ -133,6 +133,7 @@ class PluginEngine:
         with self.lock:
             if self.ring is not None:
                 self.ring.set_watches([])   # the plugin stops recording at the next resume
+                self.ring.request_flush()   # and QEMU drops the instrumented code
             self.ring, self.path, self.problem = None, None, why
             self.handlers = {}
 
