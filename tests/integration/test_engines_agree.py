@@ -175,7 +175,7 @@ def linux_trace(linux, breakpoints):
                          run_to(linux, "worker_forever") + engine
                          + [f"isr-trace --limit {LINUX_RUNS} 14 0x80",
                             f"add-symbol-file {linux.init}", "hbreak emit",   # (inlined too)
-                            "continue", "delete", "isr-trace report --json"], timeout=400)
+                            "continue", "delete", "isr-trace report --json"], timeout=240)
     return result.doc("trace")
 
 
