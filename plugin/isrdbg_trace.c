@@ -38,8 +38,9 @@
  * a task switch may change CR3 and the segment state, so only x87/SSE is
  * cached there.  In long mode DS/ES/FS/GS are cached too, read anew also
  * after an iret or far ret (to user mode they may load null selectors): a
- * handler's exit reads them from the cache, its next entry reads them.  Not covered: QEMU's own changes of a running guest's state
- * (loadvm, a nested SVM guest's #VMEXIT).
+ * handler's exit reads them from the cache, its next entry reads them.
+ * Not covered: QEMU's own changes of a running guest's state (loadvm, a
+ * nested SVM guest's #VMEXIT).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,7 +86,7 @@ static const char *const wanted[] = {
 
 /* Which registers are kept between events (see "Cached state" above) */
 enum cached {
-    CACHED_NEVER,           /* general registers, flags, selectors, CR2: read at every event */
+    CACHED_NEVER,           /* general registers, RFLAGS, CS, SS, CR2: read at every event */
     CACHED_ALWAYS,          /* x87/SSE: only instructions change them */
     CACHED_LONG_MODE,       /* FS/GS bases, KERNEL_GS_BASE, CR3: no task switch in long mode */
     CACHED_SELECTOR,        /* DS/ES/FS/GS in long mode: also read anew after an iret */
